@@ -1,0 +1,122 @@
+/* wire.h — IPv4/IPv6 + TCP on the wire: parse, build, options and checksums.
+ *
+ * Shared by the engine, the simulator (to describe what crosses the link), the TUN driver and
+ * the capture analyzer. Everything here is pure: no allocation, no I/O, no global state, and
+ * no read outside the buffer it is given, whatever the buffer holds.
+ */
+#ifndef TCPW_WIRE_H
+#define TCPW_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tcpwave/tcpwave.h"
+
+/* Parse errors: each malformed input has its own code (negative). tcpw_wire_strerror() names
+ * it; the stack counts them in tcpw_stats.bad_packets[-code]. */
+enum {
+    TCPW_WIRE_OK = 0,
+    TCPW_WIRE_EMPTY = -1,            /* zero-length buffer */
+    TCPW_WIRE_BAD_VERSION = -2,      /* IP version neither 4 nor 6 */
+    TCPW_WIRE_IP_TRUNCATED = -3,     /* buffer shorter than the IP header */
+    TCPW_WIRE_BAD_IHL = -4,          /* IPv4 IHL below 5 or past the buffer */
+    TCPW_WIRE_IP_LENGTH = -5,        /* IP total/payload length disagrees with the buffer */
+    TCPW_WIRE_IP_CHECKSUM = -6,      /* IPv4 header checksum wrong */
+    TCPW_WIRE_FRAGMENT = -7,         /* an IP fragment (MF set, offset != 0, IPv6 frag hdr) */
+    TCPW_WIRE_NOT_TCP = -8,          /* protocol/next header is not TCP */
+    TCPW_WIRE_EXT_HEADER = -9,       /* IPv6 extension header chain malformed */
+    TCPW_WIRE_TCP_TRUNCATED = -10,   /* fewer than 20 bytes of TCP header */
+    TCPW_WIRE_BAD_DOFF = -11,        /* data offset below 5 */
+    TCPW_WIRE_DOFF_PAST_END = -12,   /* data offset points past the segment */
+    TCPW_WIRE_OPT_LENGTH = -13,      /* option length 0 or 1 */
+    TCPW_WIRE_OPT_PAST_END = -14,    /* option runs past the header */
+    TCPW_WIRE_OPT_BAD_SIZE = -15,    /* known option with the wrong length (MSS != 4, ...) */
+    TCPW_WIRE_TCP_CHECKSUM = -16,    /* TCP checksum wrong */
+    TCPW_WIRE_BAD_ADDRESS = -17,     /* multicast/broadcast/unspecified source or dest */
+    TCPW_WIRE_ERROR_COUNT = 18       /* one past the largest -code */
+};
+const char *tcpw_wire_strerror(int code);
+
+/* Flags for tcpw_parse(). */
+enum {
+    TCPW_PARSE_NO_CHECKSUM = 1u << 0, /* skip checksum verification (captures with offload) */
+    TCPW_PARSE_ALLOW_TRAILER = 1u << 1, /* bytes after the IP length are padding, not an error
+                                           (Ethernet minimum frame padding in captures) */
+};
+
+#define TCPW_MAX_SACK_BLOCKS 4
+
+typedef struct tcpw_tcp_opts {
+    bool has_mss, has_wscale, sack_permitted, has_ts;
+    uint16_t mss;
+    uint8_t wscale; /* as received; the caller clamps to 14 (RFC 7323 §2.3) */
+    uint32_t tsval, tsecr;
+    uint8_t sack_count;
+    uint32_t sack[TCPW_MAX_SACK_BLOCKS][2]; /* left, right edges */
+} tcpw_tcp_opts;
+
+/* A parsed packet: a view into the caller's buffer. */
+typedef struct tcpw_packet {
+    uint8_t ip_version;   /* 4 or 6 */
+    uint8_t ttl;          /* TTL / hop limit */
+    tcpw_endpoint src, dst;
+    uint32_t seq, ack;
+    uint8_t flags;        /* TCPW_FIN ... TCPW_URG (the low 6 bits), plus ECE/CWR in bits 6,7 */
+    uint16_t win;         /* raw window field, unscaled */
+    uint16_t urp;
+    tcpw_tcp_opts opts;
+    const uint8_t *ip;    /* start of the IP header */
+    size_t ip_len;        /* IP total length (without any trailer) */
+    const uint8_t *tcp;   /* start of the TCP header */
+    size_t tcp_hdr_len;   /* data offset * 4 */
+    const uint8_t *payload;
+    size_t payload_len;
+} tcpw_packet;
+
+/* Parse one IP packet carrying TCP. Returns TCPW_WIRE_OK or a TCPW_WIRE_* error. On error
+ * *out may be partly filled (addresses are valid from TCPW_WIRE_NOT_TCP on). */
+int tcpw_parse(const uint8_t *buf, size_t len, unsigned flags, tcpw_packet *out);
+
+/* Parse TCP options alone (the bytes between the fixed header and the data). Unknown
+ * options are skipped by their length. */
+int tcpw_parse_options(const uint8_t *opt, size_t len, tcpw_tcp_opts *out);
+
+/* A segment to build. Options are emitted in the order MSS, SACK-permitted, timestamps,
+ * window scale, SACK blocks, padded with NOP to a multiple of 4 (Linux's order). */
+typedef struct tcpw_segment_out {
+    tcpw_endpoint src, dst; /* families must match */
+    uint32_t seq, ack;
+    uint8_t flags;
+    uint16_t win;
+    uint16_t urp;
+    uint8_t ttl;            /* 0 means 64 */
+    tcpw_tcp_opts opts;
+} tcpw_segment_out;
+
+/* Largest IP+TCP header tcpw_build_headers() can write (IPv6 40 + TCP 60). */
+#define TCPW_MAX_HEADERS 100
+
+/* Writes the IP and TCP headers for a segment with payload_len bytes of data into buf.
+ * Returns the header length (where the payload goes), or 0 if it does not fit in cap or the
+ * segment is invalid. Checksums are left for tcpw_finish_checksums(). */
+size_t tcpw_build_headers(uint8_t *buf, size_t cap, const tcpw_segment_out *seg,
+                          size_t payload_len);
+/* Computes the IPv4 header checksum (v4) and the TCP checksum over the complete packet
+ * pkt[0..len) as built by tcpw_build_headers() followed by the payload. */
+void tcpw_finish_checksums(uint8_t *pkt, size_t len);
+
+/* Internet checksum helpers (RFC 1071). tcpw_csum_add accumulates data into a 64-bit sum;
+ * tcpw_csum_fold folds it to the 16-bit one's complement result (not inverted). */
+uint64_t tcpw_csum_add(uint64_t sum, const void *data, size_t len);
+uint16_t tcpw_csum_fold(uint64_t sum);
+
+/* "FA" style flag letters in the order S F R P A U (the JSON trace convention); buf >= 9. */
+const char *tcpw_flags_str(uint8_t flags, char *buf);
+
+/* Address helpers. */
+bool tcpw_addr_equal(const tcpw_addr *a, const tcpw_addr *b);
+bool tcpw_endpoint_equal(const tcpw_endpoint *a, const tcpw_endpoint *b);
+tcpw_addr tcpw_addr_v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d);
+
+#endif
