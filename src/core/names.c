@@ -5,8 +5,8 @@
 
 const char *tcpw_state_name(tcpw_state st) {
     static const char *const names[TCPW_STATE_COUNT] = {
-        "CLOSED",     "LISTEN",     "SYN_SENT",   "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1",
-        "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING",    "LAST_ACK", "TIME_WAIT",
+        "CLOSED",     "LISTEN",     "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1",
+        "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING",  "LAST_ACK", "TIME_WAIT",
     };
     return (unsigned)st < TCPW_STATE_COUNT ? names[st] : "?";
 }

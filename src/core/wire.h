@@ -17,30 +17,30 @@
  * it; the stack counts them in tcpw_stats.bad_packets[-code]. */
 enum {
     TCPW_WIRE_OK = 0,
-    TCPW_WIRE_EMPTY = -1,            /* zero-length buffer */
-    TCPW_WIRE_BAD_VERSION = -2,      /* IP version neither 4 nor 6 */
-    TCPW_WIRE_IP_TRUNCATED = -3,     /* buffer shorter than the IP header */
-    TCPW_WIRE_BAD_IHL = -4,          /* IPv4 IHL below 5 or past the buffer */
-    TCPW_WIRE_IP_LENGTH = -5,        /* IP total/payload length disagrees with the buffer */
-    TCPW_WIRE_IP_CHECKSUM = -6,      /* IPv4 header checksum wrong */
-    TCPW_WIRE_FRAGMENT = -7,         /* an IP fragment (MF set, offset != 0, IPv6 frag hdr) */
-    TCPW_WIRE_NOT_TCP = -8,          /* protocol/next header is not TCP */
-    TCPW_WIRE_EXT_HEADER = -9,       /* IPv6 extension header chain malformed */
-    TCPW_WIRE_TCP_TRUNCATED = -10,   /* fewer than 20 bytes of TCP header */
-    TCPW_WIRE_BAD_DOFF = -11,        /* data offset below 5 */
-    TCPW_WIRE_DOFF_PAST_END = -12,   /* data offset points past the segment */
-    TCPW_WIRE_OPT_LENGTH = -13,      /* option length 0 or 1 */
-    TCPW_WIRE_OPT_PAST_END = -14,    /* option runs past the header */
-    TCPW_WIRE_OPT_BAD_SIZE = -15,    /* known option with the wrong length (MSS != 4, ...) */
-    TCPW_WIRE_TCP_CHECKSUM = -16,    /* TCP checksum wrong */
-    TCPW_WIRE_BAD_ADDRESS = -17,     /* multicast/broadcast/unspecified source or dest */
-    TCPW_WIRE_ERROR_COUNT = 18       /* one past the largest -code */
+    TCPW_WIRE_EMPTY = -1,          /* zero-length buffer */
+    TCPW_WIRE_BAD_VERSION = -2,    /* IP version neither 4 nor 6 */
+    TCPW_WIRE_IP_TRUNCATED = -3,   /* buffer shorter than the IP header */
+    TCPW_WIRE_BAD_IHL = -4,        /* IPv4 IHL below 5 or past the buffer */
+    TCPW_WIRE_IP_LENGTH = -5,      /* IP total/payload length disagrees with the buffer */
+    TCPW_WIRE_IP_CHECKSUM = -6,    /* IPv4 header checksum wrong */
+    TCPW_WIRE_FRAGMENT = -7,       /* an IP fragment (MF set, offset != 0, IPv6 frag hdr) */
+    TCPW_WIRE_NOT_TCP = -8,        /* protocol/next header is not TCP */
+    TCPW_WIRE_EXT_HEADER = -9,     /* IPv6 extension header chain malformed */
+    TCPW_WIRE_TCP_TRUNCATED = -10, /* fewer than 20 bytes of TCP header */
+    TCPW_WIRE_BAD_DOFF = -11,      /* data offset below 5 */
+    TCPW_WIRE_DOFF_PAST_END = -12, /* data offset points past the segment */
+    TCPW_WIRE_OPT_LENGTH = -13,    /* option length 0 or 1 */
+    TCPW_WIRE_OPT_PAST_END = -14,  /* option runs past the header */
+    TCPW_WIRE_OPT_BAD_SIZE = -15,  /* known option with the wrong length (MSS != 4, ...) */
+    TCPW_WIRE_TCP_CHECKSUM = -16,  /* TCP checksum wrong */
+    TCPW_WIRE_BAD_ADDRESS = -17,   /* multicast/broadcast/unspecified source or dest */
+    TCPW_WIRE_ERROR_COUNT = 18     /* one past the largest -code */
 };
 const char *tcpw_wire_strerror(int code);
 
 /* Flags for tcpw_parse(). */
 enum {
-    TCPW_PARSE_NO_CHECKSUM = 1u << 0, /* skip checksum verification (captures with offload) */
+    TCPW_PARSE_NO_CHECKSUM = 1u << 0,   /* skip checksum verification (captures with offload) */
     TCPW_PARSE_ALLOW_TRAILER = 1u << 1, /* bytes after the IP length are padding, not an error
                                            (Ethernet minimum frame padding in captures) */
 };
@@ -58,18 +58,18 @@ typedef struct tcpw_tcp_opts {
 
 /* A parsed packet: a view into the caller's buffer. */
 typedef struct tcpw_packet {
-    uint8_t ip_version;   /* 4 or 6 */
-    uint8_t ttl;          /* TTL / hop limit */
+    uint8_t ip_version; /* 4 or 6 */
+    uint8_t ttl;        /* TTL / hop limit */
     tcpw_endpoint src, dst;
     uint32_t seq, ack;
-    uint8_t flags;        /* TCPW_FIN ... TCPW_URG (the low 6 bits), plus ECE/CWR in bits 6,7 */
-    uint16_t win;         /* raw window field, unscaled */
+    uint8_t flags; /* TCPW_FIN ... TCPW_URG (the low 6 bits), plus ECE/CWR in bits 6,7 */
+    uint16_t win;  /* raw window field, unscaled */
     uint16_t urp;
     tcpw_tcp_opts opts;
-    const uint8_t *ip;    /* start of the IP header */
-    size_t ip_len;        /* IP total length (without any trailer) */
-    const uint8_t *tcp;   /* start of the TCP header */
-    size_t tcp_hdr_len;   /* data offset * 4 */
+    const uint8_t *ip;  /* start of the IP header */
+    size_t ip_len;      /* IP total length (without any trailer) */
+    const uint8_t *tcp; /* start of the TCP header */
+    size_t tcp_hdr_len; /* data offset * 4 */
     const uint8_t *payload;
     size_t payload_len;
 } tcpw_packet;
@@ -90,7 +90,7 @@ typedef struct tcpw_segment_out {
     uint8_t flags;
     uint16_t win;
     uint16_t urp;
-    uint8_t ttl;            /* 0 means 64 */
+    uint8_t ttl; /* 0 means 64 */
     tcpw_tcp_opts opts;
 } tcpw_segment_out;
 

@@ -1,0 +1,49 @@
+/* buffer.h — the byte buffers of a connection: a ring for the send and receive streams, and an
+ * assembler that tracks which ranges beyond the in-order data have arrived out of order.
+ * Both are fixed-size after creation: nothing on the per-segment path allocates.
+ */
+#ifndef TCPW_BUFFER_H
+#define TCPW_BUFFER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct tcpw_ring {
+    uint8_t *buf;
+    uint32_t cap;  /* bytes of storage */
+    uint32_t head; /* index of the first byte */
+    uint32_t len;  /* bytes stored from head on */
+} tcpw_ring;
+
+static inline uint32_t ring_free(const tcpw_ring *r) {
+    return r->cap - r->len;
+}
+
+/* Appends up to n bytes; returns how many fit. */
+uint32_t ring_write(tcpw_ring *r, const void *src, uint32_t n);
+/* Copies n bytes starting `off` bytes after head into dst (off + n <= cap). */
+void ring_peek(const tcpw_ring *r, uint32_t off, void *dst, uint32_t n);
+/* Stores n bytes at `off` bytes after head without changing len (out-of-order data). */
+void ring_put_at(tcpw_ring *r, uint32_t off, const void *src, uint32_t n);
+/* Drops n bytes from the front. */
+void ring_consume(tcpw_ring *r, uint32_t n);
+
+#define TCPW_ASM_RANGES 4
+
+/* Out-of-order ranges, as offsets from the end of the in-order data, sorted and disjoint. */
+typedef struct tcpw_assembler {
+    uint32_t start[TCPW_ASM_RANGES], end[TCPW_ASM_RANGES];
+    uint8_t n;
+} tcpw_assembler;
+
+/* Records that [off, off+len) has arrived. Returns false when it cannot be tracked (too many
+ * holes); the caller then drops the data (the peer retransmits it). */
+bool asm_add(tcpw_assembler *a, uint32_t off, uint32_t len);
+/* After `adv` in-order bytes were appended: returns how many more bytes became contiguous
+ * (a range that now starts at 0) and shifts the remaining ranges. */
+uint32_t asm_advance(tcpw_assembler *a, uint32_t adv);
+static inline bool asm_empty(const tcpw_assembler *a) {
+    return a->n == 0;
+}
+
+#endif

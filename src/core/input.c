@@ -1,0 +1,618 @@
+/* input.c — SEGMENT ARRIVES (RFC 9293 §3.10.7), in the RFC's order of checks.
+ *
+ *   §3.10.7.2  LISTEN                         listen_segment_arrives()
+ *   §3.10.7.3  SYN-SENT                       syn_sent_arrives()
+ *   §3.10.7.4  every other state:             synchronized_arrives()
+ *              first   sequence number check  (with PAWS, RFC 7323 §5.3)
+ *              second  RST bit                (RFC 5961 §3)
+ *              fourth  SYN bit                (RFC 5961 §4)
+ *              fifth   ACK field              (RFC 5961 §5)
+ *              sixth   URG bit
+ *              seventh segment text
+ *              eighth  FIN bit
+ * §3.10.7.1 (CLOSED: no connection at all) lives in stack.c/output.c, TIME_WAIT records in
+ * timewait.c.
+ */
+#include <string.h>
+
+#include "seq.h"
+#include "tcb.h"
+
+/* ---- options and initial state -------------------------------------------------------------- */
+
+/* RFC 7323 §2.3: the shift we ask for, the smallest that lets our buffer fit in 16 bits. */
+static uint8_t wscale_for(uint32_t buffer) {
+    uint8_t shift = 0;
+    while (shift < 14 && (buffer >> shift) > 0xffff)
+        shift++;
+    return shift;
+}
+
+/* Options of the peer's SYN (or SYN+ACK): RFC 9293 §3.7.1 MSS, RFC 7323 §2.2 window scale
+ * and §3.2 timestamps. An option counts only when both sides sent it. */
+void apply_syn_options(tcpw_conn *c, const tcpw_seg *seg) {
+    const tcpw_config *cfg = &c->stack->cfg;
+    /* RFC 9293 §3.7.1: without the option, 536 (IPv4) or 1220 (IPv6, RFC 8200 §5). */
+    uint32_t mss = seg->opts.has_mss ? seg->opts.mss : (c->local.addr.family == 6 ? 1220u : 536u);
+    if (mss > cfg->mss) mss = cfg->mss;
+    if (mss < 64) mss = 64; /* a peer's tiny MSS must not make us send a segment per byte */
+    c->snd_mss = (uint16_t)mss;
+
+    c->ws_ok = cfg->window_scale && seg->opts.has_wscale;
+    if (c->ws_ok) {
+        c->snd_wscale = seg->opts.wscale > 14 ? 14 : seg->opts.wscale;
+        c->rcv_wscale = wscale_for(c->rcvbuf.cap);
+    } else {
+        c->snd_wscale = c->rcv_wscale = 0;
+    }
+    c->ts_ok = cfg->timestamps && seg->opts.has_ts;
+    if (c->ts_ok) {
+        c->ts_recent = seg->opts.tsval;
+        c->ts_recent_at = c->stack->now;
+    }
+    /* RFC 5681 §3.1 initial window. */
+    uint32_t iw = 4 * c->snd_mss;
+    if (iw > 4380 && 2 * c->snd_mss < 4380) iw = 4380;
+    if (iw < 2 * c->snd_mss) iw = 2 * c->snd_mss;
+    c->cwnd = iw;
+    c->ssthresh = 1u << 30;
+}
+
+/* The send window from a non-SYN segment (RFC 7323 §2.2: scaled), RFC 9293 §3.10.7.4 fifth. */
+static void update_send_window(tcpw_conn *c, const tcpw_seg *seg) {
+    uint32_t wnd = (seg->flags & TCPW_SYN) ? seg->wnd : seg->wnd << c->snd_wscale;
+    bool was_zero = c->snd_wnd == 0;
+    c->snd_wnd = wnd;
+    c->snd_wl1 = seg->seq;
+    c->snd_wl2 = seg->ack;
+    if (wnd > c->max_snd_wnd) c->max_snd_wnd = wnd;
+    if (was_zero && wnd && c->persisting) {
+        /* the window opened: the persist timer has done its job */
+        c->persisting = false;
+        c->rto_at = TCPW_NEVER;
+        if (c->snd_max != c->snd_una) conn_arm_rto(c);
+    }
+}
+
+/* ---- LISTEN (RFC 9293 §3.10.7.2) ------------------------------------------------------------ */
+
+static void conn_start_sequence(tcpw_conn *c, uint32_t iss) {
+    c->iss = iss;
+    c->snd_una = c->snd_nxt = c->snd_max = iss;
+    c->buf_seq = iss + 1;
+    c->ts_offset = ts_offset_for(c->stack, &c->local, &c->remote);
+}
+
+/* Creates the SYN_RCVD child of listener l for this SYN. iss_floor, when nonzero, is the
+ * sequence number the new incarnation must start beyond (reopen from TIME_WAIT, RFC 6191). */
+static void listen_accept_syn(tcpw_conn *l, const tcpw_packet *p, tcpw_seg *seg, bool has_floor,
+                              uint32_t iss_floor) {
+    tcpw_stack *s = l->stack;
+    if (l->pending >= l->backlog) {
+        stack_note(s, &p->dst, &p->src, l->id, TCPW_LISTEN, "SYN dropped: backlog full");
+        return;
+    }
+    tcpw_conn *c = conn_new(s, &p->dst, &p->src);
+    if (!c) return;
+    if (conn_alloc_buffers(c) != TCPW_OK || table_insert_conn(s, c) != TCPW_OK) {
+        conn_destroy(c);
+        return;
+    }
+    c->passive = true;
+    c->listener = l;
+    l->pending++;
+    uint32_t iss = isn_generate(s, &c->local, &c->remote);
+    /* RFC 6191 §2 / RFC 1122 §4.2.2.13: the new ISN is beyond the old connection's. */
+    if (has_floor && !seq_gt(iss, iss_floor)) iss = iss_floor + 65537u;
+    conn_start_sequence(c, iss);
+    /* The child starts as a copy of the listener's LISTEN TCB. */
+    c->state = TCPW_LISTEN;
+    c->irs = seg->seq;
+    c->rcv_nxt = seg->seq + 1;
+    apply_syn_options(c, seg);
+    c->rcv_adv = c->rcv_nxt;
+    update_send_window(c, seg);
+    conn_set_state(c, TCPW_SYN_RCVD, TCPW_CAUSE_SEGMENT, NULL, seg);
+    /* Data or FIN on the SYN is not acknowledged: the peer sends it again once we are
+     * synchronized (RFC 9293 §3.10.7.2 allows queueing it; we keep no state for it). */
+    conn_output(c);
+}
+
+void listen_segment_arrives(tcpw_conn *l, const tcpw_packet *p, tcpw_seg *seg) {
+    /* first: an incoming RST is ignored. */
+    if (seg->flags & TCPW_RST) return;
+    /* second: any acknowledgment is bad: <SEQ=SEG.ACK><CTL=RST>. */
+    if (seg->flags & TCPW_ACK) {
+        send_rst(l->stack, &p->dst, &p->src, seg->ack, 0, false);
+        return;
+    }
+    /* third: a SYN starts a connection. */
+    if (seg->flags & TCPW_SYN) {
+        listen_accept_syn(l, p, seg, false, 0);
+        return;
+    }
+    /* fourth: anything else is dropped. */
+}
+
+/* Reopen from a TIME_WAIT record: the caller already removed the record. */
+void listen_reopen(tcpw_conn *l, const tcpw_packet *p, tcpw_seg *seg, uint32_t old_snd_nxt) {
+    listen_accept_syn(l, p, seg, true, old_snd_nxt);
+}
+
+/* ---- SYN-SENT (RFC 9293 §3.10.7.3) ---------------------------------------------------------- */
+
+static void text_and_fin(tcpw_conn *c, tcpw_seg *seg, bool fin_in_order);
+
+static void syn_sent_arrives(tcpw_conn *c, tcpw_seg *seg) {
+    bool ack = seg->flags & TCPW_ACK;
+    /* first: the ACK must acknowledge our SYN: ISS < SEG.ACK =< SND.NXT. */
+    if (ack && (seq_le(seg->ack, c->iss) || seq_gt(seg->ack, c->snd_max))) {
+        if (!(seg->flags & TCPW_RST)) send_rst(c->stack, &c->local, &c->remote, seg->ack, 0, false);
+        return;
+    }
+    /* second: a RST with an acceptable ACK refuses the connection (RFC 5961 §3.2 keeps this
+     * rule for SYN-SENT); one without an ACK is dropped. */
+    if (seg->flags & TCPW_RST) {
+        if (ack) conn_close_now(c, TCPW_EREFUSED, TCPW_EV_REFUSED, TCPW_CAUSE_SEGMENT, NULL, seg);
+        return;
+    }
+    /* fourth: the SYN. */
+    if (!(seg->flags & TCPW_SYN)) return;
+    c->irs = seg->seq;
+    c->rcv_nxt = seg->seq + 1;
+    c->rcv_adv = c->rcv_nxt;
+    apply_syn_options(c, seg);
+    if (ack) {
+        c->snd_una = seg->ack;
+        c->retries = 0;
+        c->rto_at = TCPW_NEVER;
+        if (c->rtt_timing && seq_gt(seg->ack, c->rtt_seq)) {
+            rtt_sample(c, (uint32_t)(c->stack->now - c->rtt_start));
+            c->rtt_timing = false;
+        } else if (c->ts_ok && seg->opts.has_ts && seg->opts.tsecr) {
+            rtt_sample(c, (ts_now(c->stack, c->ts_offset) - seg->opts.tsecr) * 1000u);
+        }
+    }
+    if (seq_gt(c->snd_una, c->iss)) {
+        /* Our SYN is acknowledged: ESTABLISHED, and <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>. */
+        update_send_window(c, seg);
+        conn_set_state(c, TCPW_ESTABLISHED, TCPW_CAUSE_SEGMENT, NULL, seg);
+        conn_raise(c, TCPW_EV_CONNECTED | TCPW_EV_WRITABLE);
+        c->ack_now = true;
+        /* "continue processing at the sixth step": text and FIN on the SYN+ACK */
+        seg->seq++;
+        seg->flags &= (uint8_t)~TCPW_SYN;
+        text_and_fin(c, seg, true);
+    } else {
+        /* Simultaneous open: SYN_RCVD, and <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>. */
+        update_send_window(c, seg);
+        conn_set_state(c, TCPW_SYN_RCVD, TCPW_CAUSE_SEGMENT, NULL, seg);
+        c->snd_nxt = c->iss;
+    }
+    conn_output(c);
+}
+
+/* ---- the synchronized states (RFC 9293 §3.10.7.4) ------------------------------------------ */
+
+/* first: the acceptability test of the segment's sequence numbers against our window. */
+static bool seq_acceptable(const tcpw_conn *c, uint32_t seq, uint32_t len) {
+    uint32_t wnd = conn_rcv_wnd(c);
+    if (len == 0) {
+        if (wnd == 0) return seq == c->rcv_nxt;
+        return seq_in(seq, c->rcv_nxt, c->rcv_nxt + wnd);
+    }
+    if (wnd == 0) return false;
+    return seq_in(seq, c->rcv_nxt, c->rcv_nxt + wnd) ||
+           seq_in(seq + len - 1, c->rcv_nxt, c->rcv_nxt + wnd);
+}
+
+/* Trims the segment to the window: what lies before RCV.NXT (including an old SYN) or beyond
+ * the right edge goes. Returns whether anything old was cut (then an ACK is owed); *old_fin
+ * tells whether a FIN was among it (the peer retransmitting its FIN). */
+static bool trim_to_window(tcpw_conn *c, tcpw_seg *seg, bool *old_fin) {
+    bool old = false;
+    *old_fin = false;
+    if ((seg->flags & TCPW_SYN) && seq_lt(seg->seq, c->rcv_nxt)) {
+        seg->flags &= (uint8_t)~TCPW_SYN;
+        seg->seq++;
+        seg->len--;
+        old = true;
+    }
+    if (seq_lt(seg->seq, c->rcv_nxt)) {
+        uint32_t cut = c->rcv_nxt - seg->seq;
+        if (cut >= seg->data_len) {
+            cut = seg->data_len;
+            /* the FIN sits right after the data: old too when before RCV.NXT */
+            if ((seg->flags & TCPW_FIN) && seq_lt(seg->seq + seg->data_len, c->rcv_nxt)) {
+                seg->flags &= (uint8_t)~TCPW_FIN;
+                seg->len--;
+                *old_fin = true;
+            }
+        }
+        seg->data += cut;
+        seg->data_len -= cut;
+        seg->len -= cut;
+        seg->seq += cut;
+        old = true;
+    }
+    uint32_t right = c->rcv_nxt + conn_rcv_wnd(c);
+    if (seq_gt(seg->seq + seg->data_len, right)) {
+        uint32_t keep = seq_gt(right, seg->seq) ? right - seg->seq : 0;
+        seg->len -= seg->data_len - keep;
+        seg->data_len = keep;
+        if (seg->flags & TCPW_FIN) {
+            seg->flags &= (uint8_t)~TCPW_FIN; /* the FIN lies beyond the window too */
+            seg->len--;
+        }
+    }
+    return old;
+}
+
+/* RFC 7323 §5.3 R1: PAWS. A segment whose timestamp is older than TS.Recent is an old
+ * duplicate (unless TS.Recent itself is more than 24 days old, §5.5). */
+static bool paws_reject(tcpw_conn *c, const tcpw_seg *seg) {
+    if (!c->ts_ok || !seg->opts.has_ts || (seg->flags & TCPW_RST)) return false;
+    if (!seq_lt(seg->opts.tsval, c->ts_recent)) return false;
+    if (c->stack->now - c->ts_recent_at > 24ull * 24 * 3600 * 1000000) return false;
+    return true;
+}
+
+static void reset_by_peer(tcpw_conn *c, const tcpw_seg *seg) {
+    if (c->state == TCPW_SYN_RCVD && c->passive) {
+        /* RFC 9293 §3.10.7.4 second: from a passive OPEN, back to LISTEN — the listener stays;
+         * this half-open child goes. The user need not be informed. */
+        conn_close_now(c, 0, 0, TCPW_CAUSE_SEGMENT, NULL, seg);
+        return;
+    }
+    if (c->state == TCPW_SYN_RCVD) {
+        conn_close_now(c, TCPW_EREFUSED, TCPW_EV_REFUSED, TCPW_CAUSE_SEGMENT, NULL, seg);
+        return;
+    }
+    /* ESTABLISHED, FIN_WAIT_1/2, CLOSE_WAIT: "connection reset"; CLOSING, LAST_ACK and
+     * TIME_WAIT just close (the application, if it still holds the handle, hears of it). */
+    conn_close_now(c, TCPW_ERESET, TCPW_EV_RESET, TCPW_CAUSE_SEGMENT, NULL, seg);
+}
+
+/* Handles the acknowledgment of new data, our SYN or our FIN (SND.UNA < SEG.ACK =< SND.NXT). */
+static void ack_new_data(tcpw_conn *c, const tcpw_seg *seg) {
+    tcpw_stack *s = c->stack;
+    uint32_t acked = seg->ack - c->snd_una;
+    /* RTT (RFC 6298 §3 with Karn's rule; RFC 7323 §4 with timestamps). */
+    if (c->ts_ok && seg->opts.has_ts && seg->opts.tsecr) {
+        rtt_sample(c, (ts_now(s, c->ts_offset) - seg->opts.tsecr) * 1000u);
+    } else if (c->rtt_timing && seq_gt(seg->ack, c->rtt_seq)) {
+        rtt_sample(c, (uint32_t)(s->now - c->rtt_start));
+        c->rtt_timing = false;
+    }
+    /* Remove what is acknowledged from the retransmission queue (the send buffer). */
+    if (seq_gt(seg->ack, c->buf_seq)) {
+        uint32_t data = seg->ack - c->buf_seq;
+        if (data > c->sndbuf.len) data = c->sndbuf.len;
+        ring_consume(&c->sndbuf, data);
+        c->buf_seq += data;
+        if (data) conn_raise(c, TCPW_EV_WRITABLE);
+    }
+    c->snd_una = seg->ack;
+    if (seq_lt(c->snd_nxt, c->snd_una)) c->snd_nxt = c->snd_una;
+    c->retries = 0;
+    /* RFC 5681 §3.1 slow start / congestion avoidance, §3.2 leaving fast recovery. */
+    if (c->dupacks >= 3) {
+        c->cwnd = c->ssthresh;
+    } else if (c->cwnd < c->ssthresh) {
+        c->cwnd += acked < c->snd_mss ? acked : c->snd_mss;
+    } else {
+        uint32_t inc = (uint32_t)((uint64_t)c->snd_mss * c->snd_mss / (c->cwnd ? c->cwnd : 1));
+        c->cwnd += inc ? inc : 1;
+    }
+    c->dupacks = 0;
+    /* RFC 6298 §5.2/5.3: all acknowledged: stop the timer; else restart it. Backoff ends
+     * with new data acknowledged: the RTO is recomputed from SRTT. */
+    if (c->srtt_us) rtt_sample(c, c->srtt_us);
+    if (c->snd_una == c->snd_max) {
+        c->rto_at = TCPW_NEVER;
+        c->persisting = false;
+    } else {
+        conn_arm_rto(c);
+    }
+}
+
+/* RFC 5681 §3.2: the third duplicate ACK retransmits the first unacknowledged segment. */
+static void duplicate_ack(tcpw_conn *c, const tcpw_seg *seg) {
+    if (seg->data_len || (seg->flags & (TCPW_SYN | TCPW_FIN)) || c->snd_max == c->snd_una ||
+        (seg->wnd << c->snd_wscale) != c->snd_wnd)
+        return;
+    c->stack->stats.dup_acks++;
+    if (++c->dupacks == 3) {
+        uint32_t flight = c->snd_max - c->snd_una;
+        uint32_t half = flight / 2, two = 2u * c->snd_mss;
+        c->ssthresh = half > two ? half : two;
+        c->recover = c->snd_max;
+        c->rtt_timing = false;
+        c->stack->stats.retransmits++;
+        conn_note(c, "fast retransmit (3 duplicate ACKs)");
+        send_first_unacked(c, c->snd_mss);
+        c->cwnd = c->ssthresh + 3u * c->snd_mss;
+    } else if (c->dupacks > 3) {
+        c->cwnd += c->snd_mss; /* each further duplicate: one segment left the network */
+    }
+}
+
+static bool our_fin_acked(const tcpw_conn *c) {
+    return c->shut_wr && c->snd_una == c->buf_seq + c->sndbuf.len + 1;
+}
+
+/* The FIN of the peer (RFC 9293 §3.10.7.4 eighth), once every byte before it arrived. */
+static void process_fin(tcpw_conn *c, const tcpw_seg *seg) {
+    tcpw_stack *s = c->stack;
+    c->rcv_nxt++;
+    c->rcv_fin = true;
+    c->ooo_fin = false;
+    conn_raise(c, TCPW_EV_EOF | TCPW_EV_READABLE);
+    switch (c->state) {
+    case TCPW_SYN_RCVD:
+    case TCPW_ESTABLISHED:
+        conn_set_state(c, TCPW_CLOSE_WAIT, TCPW_CAUSE_SEGMENT, NULL, seg);
+        /* RFC 1122 §4.2.3.2 allows delaying this ACK; an application that closes at once
+         * then sends its FIN with it: the three-segment close. */
+        if (s->cfg.delayed_ack_ms == 0)
+            c->ack_now = true;
+        else if (c->delack_at == TCPW_NEVER)
+            c->delack_at = s->now + s->cfg.delayed_ack_ms * 1000ull;
+        break;
+    case TCPW_FIN_WAIT_1:
+        if (our_fin_acked(c)) {
+            conn_set_state(c, TCPW_TIME_WAIT, TCPW_CAUSE_SEGMENT, NULL, seg);
+            conn_enter_time_wait(c);
+            conn_raise(c, TCPW_EV_CLOSED);
+        } else {
+            conn_set_state(c, TCPW_CLOSING, TCPW_CAUSE_SEGMENT, NULL, seg);
+        }
+        c->ack_now = true;
+        break;
+    case TCPW_FIN_WAIT_2:
+        conn_set_state(c, TCPW_TIME_WAIT, TCPW_CAUSE_SEGMENT, NULL, seg);
+        conn_enter_time_wait(c);
+        conn_raise(c, TCPW_EV_CLOSED);
+        c->ack_now = true;
+        break;
+    case TCPW_TIME_WAIT:
+        /* a retransmitted FIN: acknowledge it and restart the 2MSL timeout */
+        conn_enter_time_wait(c);
+        c->ack_now = true;
+        break;
+    default: /* CLOSE_WAIT, CLOSING, LAST_ACK: remain */ c->ack_now = true; break;
+    }
+}
+
+/* Seventh and eighth steps: the segment text and the FIN. */
+static void text_and_fin(tcpw_conn *c, tcpw_seg *seg, bool fin_in_order) {
+    tcpw_stack *s = c->stack;
+    bool data_state =
+        c->state == TCPW_ESTABLISHED || c->state == TCPW_FIN_WAIT_1 || c->state == TCPW_FIN_WAIT_2;
+    if (seg->data_len && data_state) {
+        if (c->rst_on_data) {
+            /* RFC 2525 §2.17 (and Linux): the application closed and will never read this.
+             * Tell the peer at once: RST, and the connection is gone. */
+            conn_note(c, "data after close(): RST (RFC 2525 §2.17)");
+            send_rst(s, &c->local, &c->remote, c->snd_max, 0, false);
+            conn_close_now(c, TCPW_ERESET, 0, TCPW_CAUSE_SEGMENT, NULL, seg);
+            return;
+        }
+        if (seg->seq == c->rcv_nxt) {
+            uint32_t n = ring_write(&c->rcvbuf, seg->data, seg->data_len);
+            uint32_t more = asm_advance(&c->ooo, n);
+            c->rcvbuf.len += more;
+            c->rcv_nxt += n + more;
+            conn_raise(c, TCPW_EV_READABLE);
+            if (more || !asm_empty(&c->ooo)) {
+                c->ack_now = true; /* RFC 5681 §4.2: a segment that fills a gap: ACK now */
+            } else if (s->cfg.delayed_ack_ms == 0 || ++c->unacked_segs >= 2 ||
+                       seg->data_len < c->snd_mss / 2) {
+                /* RFC 1122 §4.2.3.2: at least every second full-sized segment. Small
+                 * segments (requests, the last piece of a message) are answered at once. */
+                c->ack_now = true;
+            } else if (c->delack_at == TCPW_NEVER) {
+                c->delack_at = s->now + s->cfg.delayed_ack_ms * 1000ull;
+            }
+        } else {
+            /* Out of order: keep it in the receive buffer beyond the in-order data, and send
+             * a duplicate ACK at once (RFC 5681 §4.2). */
+            uint32_t off = seg->seq - c->rcv_nxt;
+            if (off + seg->data_len <= ring_free(&c->rcvbuf) &&
+                asm_add(&c->ooo, off, seg->data_len))
+                ring_put_at(&c->rcvbuf, c->rcvbuf.len + off, seg->data, seg->data_len);
+            s->stats.out_of_order++;
+            c->ack_now = true;
+        }
+    }
+    /* eighth: the FIN. Only once everything before it has arrived. */
+    if (seg->flags & TCPW_FIN) {
+        uint32_t fseq = seg->seq + seg->data_len;
+        if (fin_in_order && fseq == c->rcv_nxt) {
+            process_fin(c, seg);
+        } else if (seq_gt(fseq, c->rcv_nxt)) {
+            c->ooo_fin = true;
+            c->ooo_fin_seq = fseq;
+            c->ack_now = true;
+        }
+    } else if (c->ooo_fin && c->ooo_fin_seq == c->rcv_nxt && !c->rcv_fin) {
+        process_fin(c, seg); /* the gap before an earlier FIN just closed */
+    }
+}
+
+/* fifth step, SYN-RECEIVED: the ACK of our SYN completes the handshake. */
+static bool syn_rcvd_ack(tcpw_conn *c, tcpw_seg *seg) {
+    if (!(seq_lt(c->snd_una, seg->ack) && seq_le(seg->ack, c->snd_max))) {
+        /* "If the segment acknowledgment is not acceptable, form a reset segment
+         * <SEQ=SEG.ACK><CTL=RST> and send it." */
+        send_rst(c->stack, &c->local, &c->remote, seg->ack, 0, false);
+        return false;
+    }
+    update_send_window(c, seg);
+    tcpw_state after = c->state == TCPW_SYN_RCVD ? TCPW_ESTABLISHED : c->state;
+    if (after == TCPW_ESTABLISHED)
+        conn_set_state(c, TCPW_ESTABLISHED, TCPW_CAUSE_SEGMENT, NULL, seg);
+    if (c->listener) {
+        /* a passive connection is ready for accept() */
+        tcpw_conn *l = c->listener;
+        c->accept_next = NULL;
+        if (l->accept_tail)
+            l->accept_tail->accept_next = c;
+        else
+            l->accept_head = c;
+        l->accept_tail = c;
+        conn_raise(l, TCPW_EV_ACCEPT);
+    } else {
+        conn_raise(c, TCPW_EV_CONNECTED | TCPW_EV_WRITABLE);
+    }
+    return true;
+}
+
+static void synchronized_arrives(tcpw_conn *c, tcpw_seg *seg) {
+    tcpw_stack *s = c->stack;
+    uint32_t orig_seq = seg->seq;
+
+    /* A retransmitted SYN in SYN_RCVD: our SYN+ACK was lost. Send it again now. */
+    if (c->state == TCPW_SYN_RCVD && (seg->flags & (TCPW_SYN | TCPW_ACK | TCPW_RST)) == TCPW_SYN &&
+        seg->seq == c->irs) {
+        send_first_unacked(c, 0);
+        return;
+    }
+
+    /* first: sequence number check (RFC 7323 §5.3 PAWS before it). */
+    if (paws_reject(c, seg)) {
+        s->stats.paws_rejected++;
+        conn_note(c, "old timestamp: dropped by PAWS (RFC 7323 §5.3)");
+        send_ack(c);
+        return;
+    }
+    uint32_t wnd_len = seg->len;
+    bool acceptable = seq_acceptable(c, seg->seq, wnd_len);
+    if (!acceptable && conn_rcv_wnd(c) == 0 && seg->seq == c->rcv_nxt) {
+        /* zero window: "special allowance should be made to accept valid ACKs, URGs, and
+         * RSTs" — the text is dropped, the controls are processed. */
+        seg->len -= seg->data_len + ((seg->flags & TCPW_FIN) ? 1 : 0);
+        seg->data_len = 0;
+        seg->flags &= (uint8_t)~TCPW_FIN;
+        acceptable = true;
+    }
+    if (!acceptable) {
+        if (!(seg->flags & TCPW_RST)) send_ack(c);
+        return;
+    }
+    bool old_fin;
+    if (trim_to_window(c, seg, &old_fin)) c->ack_now = true;
+    if (old_fin && c->state == TCPW_TIME_WAIT) {
+        /* RFC 9293 §3.10.7.4 eighth: a retransmitted FIN in TIME_WAIT is acknowledged again
+         * and restarts the 2MSL timeout. */
+        conn_note(c, "retransmitted FIN in TIME_WAIT: ACK again, restart 2MSL");
+        conn_enter_time_wait(c);
+    }
+    /* RFC 7323 §4.3 R3: remember the newest timestamp of an in-sequence segment. */
+    if (c->ts_ok && seg->opts.has_ts && seq_ge(seg->opts.tsval, c->ts_recent) &&
+        seq_le(orig_seq, c->last_ack_sent)) {
+        c->ts_recent = seg->opts.tsval;
+        c->ts_recent_at = s->now;
+    }
+
+    /* second: RST (RFC 5961 §3.2). Exactly RCV.NXT resets; elsewhere in the window it only
+     * earns a challenge ACK. */
+    if (seg->flags & TCPW_RST) {
+        if (orig_seq != c->rcv_nxt) {
+            send_challenge_ack(c);
+            return;
+        }
+        if (c->state == TCPW_TIME_WAIT && s->cfg.rfc1337) {
+            conn_note(c, "RST ignored in TIME_WAIT (RFC 1337)");
+            return;
+        }
+        reset_by_peer(c, seg);
+        return;
+    }
+
+    /* fourth: SYN (RFC 5961 §4). A SYN in a synchronized state earns a challenge ACK; in a
+     * passive SYN_RCVD the peer started over, so this half-open child goes. */
+    if (seg->flags & TCPW_SYN) {
+        if (c->state == TCPW_SYN_RCVD && c->passive) {
+            conn_close_now(c, 0, 0, TCPW_CAUSE_SEGMENT, NULL, seg);
+            return;
+        }
+        send_challenge_ack(c);
+        return;
+    }
+
+    /* fifth: the ACK field. */
+    if (!(seg->flags & TCPW_ACK)) {
+        if (c->ack_now) conn_output(c);
+        return;
+    }
+    if (c->state == TCPW_SYN_RCVD || c->snd_una == c->iss) {
+        if (!syn_rcvd_ack(c, seg)) return;
+    }
+    /* RFC 5961 §5.2: acceptable acknowledgments lie in [SND.UNA - MAX.SND.WND, SND.NXT]. */
+    if (seq_gt(seg->ack, c->snd_max)) {
+        send_challenge_ack(c);
+        return;
+    }
+    if (seq_lt(seg->ack, c->snd_una - c->max_snd_wnd)) {
+        send_challenge_ack(c);
+        return;
+    }
+    bool fin_was_acked = our_fin_acked(c);
+    if (seq_lt(c->snd_una, seg->ack))
+        ack_new_data(c, seg);
+    else if (seg->ack == c->snd_una)
+        duplicate_ack(c, seg);
+    /* Window update (fifth step): SND.UNA =< SEG.ACK, and only from a segment newer than the
+     * last one that set it. */
+    if (seq_ge(seg->ack, c->snd_una) &&
+        (seq_lt(c->snd_wl1, seg->seq) || (c->snd_wl1 == seg->seq && seq_le(c->snd_wl2, seg->ack))))
+        update_send_window(c, seg);
+
+    bool fin_now_acked = !fin_was_acked && our_fin_acked(c);
+    /* the FIN is processed at the eighth step when the segment is in order and its text fits */
+    bool fin_follows = (seg->flags & TCPW_FIN) && seg->seq == c->rcv_nxt &&
+                       seg->data_len <= ring_free(&c->rcvbuf) && !c->rst_on_data;
+    switch (c->state) {
+    case TCPW_FIN_WAIT_1:
+        /* Our FIN is acknowledged: FIN_WAIT_2 — unless the peer's FIN rides on this very
+         * segment, which takes us straight to TIME_WAIT at the eighth step. */
+        if (fin_now_acked && !fin_follows) {
+            conn_set_state(c, TCPW_FIN_WAIT_2, TCPW_CAUSE_SEGMENT, NULL, seg);
+            if (!c->app_holds) {
+                c->close_at = s->now + s->cfg.fin_timeout_ms * 1000ull;
+                conn_update_deadline(c);
+            }
+        }
+        break;
+    case TCPW_CLOSING:
+        if (fin_now_acked) {
+            conn_set_state(c, TCPW_TIME_WAIT, TCPW_CAUSE_SEGMENT, NULL, seg);
+            conn_enter_time_wait(c);
+            conn_raise(c, TCPW_EV_CLOSED);
+        }
+        return;
+    case TCPW_LAST_ACK:
+        if (fin_now_acked) conn_close_now(c, 0, 0, TCPW_CAUSE_SEGMENT, NULL, seg);
+        return;
+    case TCPW_TIME_WAIT: break; /* only a retransmitted FIN matters: eighth step */
+    default: break;
+    }
+
+    /* sixth: URG. tcpwave implements no urgent data (RFC 6093 advises against its use);
+     * the urgent pointer is ignored and the bytes are delivered in line. */
+
+    /* seventh and eighth. */
+    text_and_fin(c, seg, true);
+    if (c->state != TCPW_CLOSED) conn_output(c);
+}
+
+void conn_segment_arrives(tcpw_conn *c, const tcpw_packet *p, tcpw_seg *seg) {
+    (void)p;
+    switch (c->state) {
+    case TCPW_CLOSED:
+    case TCPW_LISTEN: return; /* not in the table in these states */
+    case TCPW_SYN_SENT: syn_sent_arrives(c, seg); return;
+    default: synchronized_arrives(c, seg); return;
+    }
+}

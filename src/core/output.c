@@ -1,0 +1,251 @@
+/* output.c — everything the engine sends: SYN, SYN+ACK, data, FIN, ACKs, RSTs and challenge
+ * ACKs; the receive window we advertise; and the decision of what to send now (window,
+ * congestion window, Nagle).
+ */
+#include <string.h>
+
+#include "seq.h"
+#include "tcb.h"
+
+/* RFC 7323 §4.1: the timestamp clock ticks once per millisecond, from a per-address-pair
+ * offset (§7.1). */
+uint32_t ts_now(const tcpw_stack *s, uint32_t offset) {
+    return (uint32_t)(s->now / 1000u) + offset;
+}
+
+/* Builds one packet in the stack's scratch buffer and hands it to the driver. */
+void send_segment_raw(tcpw_stack *s, const tcpw_segment_out *o, const tcpw_ring *data,
+                      uint32_t data_off, uint32_t data_len) {
+    size_t hl = tcpw_build_headers(s->pkt, sizeof s->pkt, o, data_len);
+    if (hl == 0 || hl + data_len > sizeof s->pkt) return;
+    if (data_len) ring_peek(data, data_off, s->pkt + hl, data_len);
+    tcpw_finish_checksums(s->pkt, hl + data_len);
+    s->stats.pkts_out++;
+    if (o->flags & TCPW_RST) s->stats.rst_sent++;
+    s->cfg.output(s->cfg.user, s->pkt, hl + data_len);
+}
+
+/* RFC 9293 §3.8.6.2.2 / RFC 1122 §4.2.3.3 receiver-side silly window avoidance: the right
+ * edge moves only by at least min(buffer/2, MSS); and it never moves left (§3.8.6). */
+static uint32_t window_to_advertise(tcpw_conn *c, bool syn) {
+    uint32_t free = ring_free(&c->rcvbuf);
+    uint32_t edge = c->rcv_nxt + free;
+    uint32_t step = c->rcvbuf.cap / 2 < c->snd_mss ? c->rcvbuf.cap / 2 : c->snd_mss;
+    if (!syn && seq_ge(c->rcv_adv, c->rcv_nxt) && seq_lt(edge, c->rcv_adv + step) &&
+        seq_lt(c->rcv_nxt, c->rcv_adv))
+        edge = c->rcv_adv; /* keep the edge where it was */
+    if (seq_lt(edge, c->rcv_adv)) edge = c->rcv_adv;
+    uint32_t wnd = edge - c->rcv_nxt;
+    /* RFC 7323 §2.2: the window in a SYN is never scaled. */
+    uint8_t shift = syn ? 0 : c->rcv_wscale;
+    uint32_t field = wnd >> shift;
+    if (field > 0xffff) field = 0xffff;
+    /* Rounding down by the scale must not move the edge left of what we advertised. */
+    if (seq_lt(c->rcv_nxt + (field << shift), c->rcv_adv) && field < 0xffff) field++;
+    uint32_t adv = c->rcv_nxt + (field << shift);
+    if (seq_gt(adv, c->rcv_adv) || syn) c->rcv_adv = adv;
+    return field;
+}
+
+/* Fills the header of a segment of this connection (options per RFC 9293 §3.7.1, RFC 7323). */
+static void segment_init(tcpw_conn *c, tcpw_segment_out *o, uint32_t seq, uint8_t flags) {
+    tcpw_stack *s = c->stack;
+    memset(o, 0, sizeof *o);
+    o->src = c->local;
+    o->dst = c->remote;
+    o->seq = seq;
+    o->flags = flags;
+    bool syn = flags & TCPW_SYN;
+    if (flags & TCPW_ACK) o->ack = c->rcv_nxt;
+    o->win = (uint16_t)window_to_advertise(c, syn);
+    if (syn) {
+        uint16_t hdr = c->local.addr.family == 6 ? 60 : 40;
+        o->opts.has_mss = true;
+        o->opts.mss = s->cfg.mss;
+        /* the MSS must leave room for the headers in our 64 KiB scratch buffer too */
+        if (o->opts.mss > 65535 - hdr) o->opts.mss = (uint16_t)(65535 - hdr);
+        if (c->ws_ok) {
+            o->opts.has_wscale = true;
+            o->opts.wscale = c->rcv_wscale;
+        }
+    }
+    if (c->ts_ok) {
+        /* RFC 7323 §3.2: TSecr is TS.Recent when ACK is set; zero in an initial SYN. */
+        o->opts.has_ts = true;
+        o->opts.tsval = ts_now(s, c->ts_offset);
+        o->opts.tsecr = (flags & TCPW_ACK) ? c->ts_recent : 0;
+    }
+}
+
+/* Sends a segment of this connection carrying data [seq, seq+len) from the send buffer. */
+static void conn_send(tcpw_conn *c, uint32_t seq, uint8_t flags, uint32_t len) {
+    tcpw_segment_out o;
+    segment_init(c, &o, seq, flags);
+    uint32_t off = len ? seq - c->buf_seq : 0;
+    send_segment_raw(c->stack, &o, &c->sndbuf, off, len);
+    if (flags & TCPW_ACK) {
+        /* every segment we send carries the latest ACK: nothing is owed any more */
+        c->last_ack_sent = c->rcv_nxt;
+        c->ack_now = false;
+        c->unacked_segs = 0;
+        c->delack_at = TCPW_NEVER;
+    }
+}
+
+void send_ack(tcpw_conn *c) {
+    /* A pure ACK carries the highest sequence number sent so far, so the peer always finds
+     * it acceptable even while we are going back to retransmit. */
+    conn_send(c, c->snd_max, TCPW_ACK, 0);
+    conn_update_deadline(c);
+}
+
+/* RFC 5961 §7: challenge ACKs are rate-limited per stack (a fixed budget per second). */
+void send_challenge_ack(tcpw_conn *c) {
+    tcpw_stack *s = c->stack;
+    uint64_t slot = s->now / 1000000u;
+    if (slot != s->challenge_slot) {
+        s->challenge_slot = slot;
+        s->challenge_count = 0;
+    }
+    if (s->challenge_count >= s->cfg.challenge_ack_per_s) {
+        s->stats.challenge_acks_suppressed++;
+        conn_note(c, "challenge ACK suppressed by rate limit (RFC 5961 §7)");
+        return;
+    }
+    s->challenge_count++;
+    s->stats.challenge_acks++;
+    conn_note(c, "challenge ACK (RFC 5961)");
+    send_ack(c);
+}
+
+void send_rst(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *remote, uint32_t seq,
+              uint32_t ack, bool with_ack) {
+    tcpw_segment_out o;
+    memset(&o, 0, sizeof o);
+    o.src = *local;
+    o.dst = *remote;
+    o.seq = seq;
+    o.ack = with_ack ? ack : 0;
+    o.flags = TCPW_RST | (with_ack ? TCPW_ACK : 0);
+    send_segment_raw(s, &o, NULL, 0, 0);
+}
+
+/* RFC 9293 §3.10.7.1: a segment for no connection. A RST is never answered. Otherwise, with
+ * ACK: <SEQ=SEG.ACK><CTL=RST>; without: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>. */
+void send_rst_for(tcpw_stack *s, const tcpw_packet *p, const tcpw_seg *seg) {
+    if (seg->flags & TCPW_RST) return;
+    if (seg->flags & TCPW_ACK)
+        send_rst(s, &p->dst, &p->src, seg->ack, 0, false);
+    else
+        send_rst(s, &p->dst, &p->src, 0, seg->seq + seg->len, true);
+}
+
+/* ---- what to send now -------------------------------------------------------------------- */
+
+/* The sequence number our FIN takes (valid once shut_wr is set): right after the data. */
+static uint32_t fin_seq(const tcpw_conn *c) {
+    return c->buf_seq + c->sndbuf.len;
+}
+
+/* Our SYN is unacknowledged and due (first send, or going back after a timeout). This also
+ * holds in FIN_WAIT_1 entered from SYN_RCVD: the SYN still goes before the FIN. */
+static bool syn_needed(const tcpw_conn *c) {
+    return c->snd_nxt == c->iss && c->snd_una == c->iss;
+}
+
+/* One segment starting at `seq`: up to `room` bytes of data, a FIN if it reaches the end and
+ * the application shut down. Returns the sequence space it used (0 when nothing to send). */
+static uint32_t send_from(tcpw_conn *c, uint32_t seq, uint32_t room, bool force) {
+    uint32_t off = seq - c->buf_seq;
+    uint32_t unsent = off < c->sndbuf.len ? c->sndbuf.len - off : 0;
+    uint32_t len = unsent < room ? unsent : room;
+    if (len > c->snd_mss) len = c->snd_mss;
+    bool fin =
+        c->shut_wr && len == unsent && seq_le(seq + len, fin_seq(c)) && seq + len == fin_seq(c);
+    if (!len && !fin) return 0;
+    /* RFC 1122 §4.2.3.4 Nagle: while data is unacknowledged, hold back a short segment. */
+    if (!force && c->stack->cfg.nagle && len < c->snd_mss && !fin && seq_gt(seq, c->snd_una))
+        return 0;
+    uint8_t flags = TCPW_ACK | (fin ? TCPW_FIN : 0) | (len && len == unsent ? TCPW_PSH : 0);
+    conn_send(c, seq, flags, len);
+    return len + (fin ? 1 : 0);
+}
+
+static void start_rtt_timing(tcpw_conn *c, uint32_t seq) {
+    /* RFC 6298 §3 (Karn): time only new data, one segment at a time. */
+    if (c->rtt_timing || c->ts_ok || seq_lt(seq, c->snd_max)) return;
+    c->rtt_timing = true;
+    c->rtt_seq = seq;
+    c->rtt_start = c->stack->now;
+}
+
+/* Sends what the state, the windows and the queue allow, then an ACK if one is owed. */
+void conn_output(tcpw_conn *c) {
+    bool sent = false;
+    switch (c->state) {
+    case TCPW_CLOSED:
+    case TCPW_LISTEN: return;
+    case TCPW_TIME_WAIT:
+        if (c->ack_now) send_ack(c);
+        return;
+    default: break;
+    }
+
+    if (syn_needed(c)) {
+        /* RFC 9293 §3.10.1 (SYN) and §3.10.7.2 (SYN+ACK). */
+        uint8_t flags = TCPW_SYN | (c->state == TCPW_SYN_SENT ? 0 : TCPW_ACK);
+        start_rtt_timing(c, c->iss);
+        conn_send(c, c->iss, flags, 0);
+        c->snd_nxt = c->iss + 1;
+        if (seq_gt(c->snd_nxt, c->snd_max)) c->snd_max = c->snd_nxt;
+        if (c->rto_at == TCPW_NEVER) conn_arm_rto(c);
+        return;
+    }
+
+    /* Data and FIN only once our SYN is out and the peer's is known. */
+    if (c->state != TCPW_SYN_SENT && seq_gt(c->snd_nxt, c->iss)) {
+        for (;;) {
+            uint32_t wnd = c->snd_wnd < c->cwnd ? c->snd_wnd : c->cwnd;
+            int32_t usable = seq_diff(c->snd_una + wnd, c->snd_nxt);
+            uint32_t room = usable > 0 ? (uint32_t)usable : 0;
+            uint32_t seq = c->snd_nxt;
+            uint32_t used = send_from(c, seq, room, false);
+            if (!used) break;
+            start_rtt_timing(c, seq);
+            c->snd_nxt += used;
+            if (seq_gt(c->snd_nxt, c->snd_max)) c->snd_max = c->snd_nxt;
+            /* RFC 6298 §5.1: start the timer when data leaves and it is not running. */
+            if (c->rto_at == TCPW_NEVER || c->persisting) {
+                c->persisting = false;
+                conn_arm_rto(c);
+            }
+            sent = true;
+        }
+        /* RFC 9293 §3.8.6.1: data waits behind a zero window and nothing is in flight that
+         * would bring a window update: the persist timer probes. */
+        uint32_t off = c->snd_nxt - c->buf_seq;
+        bool waiting = off < c->sndbuf.len;
+        if (waiting && c->snd_wnd == 0 && c->snd_max == c->snd_una && c->rto_at == TCPW_NEVER) {
+            c->persisting = true;
+            conn_arm_rto(c);
+        }
+    }
+
+    if (!sent && c->ack_now && c->state != TCPW_SYN_SENT) send_ack(c);
+    conn_update_deadline(c);
+}
+
+/* The zero-window probe and fast retransmit send one segment at snd_una regardless of the
+ * window, without moving snd_nxt. */
+void send_first_unacked(tcpw_conn *c, uint32_t room) {
+    if (syn_needed(c) || c->snd_una == c->iss) {
+        uint32_t saved = c->snd_nxt;
+        c->snd_nxt = c->iss;
+        conn_output(c);
+        if (seq_gt(saved, c->snd_nxt)) c->snd_nxt = saved;
+        return;
+    }
+    uint32_t used = send_from(c, c->snd_una, room, true);
+    if (used && seq_gt(c->snd_una + used, c->snd_max)) c->snd_max = c->snd_una + used;
+    if (used && seq_gt(c->snd_una + used, c->snd_nxt)) c->snd_nxt = c->snd_una + used;
+}

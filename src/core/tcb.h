@@ -1,0 +1,232 @@
+/* tcb.h — the engine's internal structures: the transmission control block (RFC 9293 §3.3.1),
+ * the compact TIME_WAIT record, the stack that owns them, and the functions the core's files
+ * share. Nothing here is public; the public API is include/tcpwave/tcpwave.h.
+ */
+#ifndef TCPW_TCB_H
+#define TCPW_TCB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tcpwave/tcpwave.h"
+#include "buffer.h"
+#include "wire.h"
+
+#define TCPW_NEVER UINT64_MAX
+
+/* A segment as the state machine sees it (RFC 9293 §3.3.1 "current segment variables"). */
+typedef struct tcpw_seg {
+    uint32_t seq, ack;
+    uint8_t flags;
+    uint32_t wnd; /* raw window field (scaled by the caller where it applies) */
+    uint32_t len; /* SEG.LEN: payload + SYN + FIN */
+    const uint8_t *data;
+    uint32_t data_len;
+    tcpw_tcp_opts opts;
+} tcpw_seg;
+
+struct tcpw_conn {
+    tcpw_stack *stack;
+    uint64_t id;
+    tcpw_state state;
+    tcpw_endpoint local, remote;
+
+    /* demultiplexing: hash chain; all connections: doubly linked list for listing */
+    tcpw_conn *hash_next;
+    tcpw_conn *all_prev, *all_next;
+
+    /* passive open: a child points at its listener until accepted; a listener keeps the
+     * established children in an accept queue and counts children not yet accepted */
+    tcpw_conn *listener;
+    tcpw_conn *accept_head, *accept_tail, *accept_next;
+    int backlog, pending;
+
+    /* the application side */
+    void *userdata;
+    bool app_holds;   /* the application has a handle to this connection */
+    bool passive;     /* created from a listener */
+    bool shut_wr;     /* CLOSE of the send direction requested: a FIN follows the data */
+    bool rcv_fin;     /* the peer's FIN has been received and processed */
+    bool rst_on_data; /* closed with the receive side shut: data in means RST */
+    int error;        /* pending error to report: TCPW_ERESET, ... (0 none) */
+    uint32_t events;  /* pending TCPW_EV_* not yet polled */
+    bool in_event_queue;
+    tcpw_conn *event_next;
+
+    /* send sequence space (RFC 9293 §3.3.1) */
+    uint32_t iss, snd_una, snd_nxt, snd_wnd, snd_wl1, snd_wl2;
+    uint32_t snd_max;     /* highest sequence number sent + 1 (SND.NXT before a go-back) */
+    uint32_t max_snd_wnd; /* largest window the peer offered (RFC 5961 §5.2 MAX.SND.WND) */
+    uint32_t buf_seq;     /* sequence number of sndbuf's first byte */
+    uint16_t snd_mss;
+    uint8_t snd_wscale, rcv_wscale;
+    bool ws_ok, ts_ok;
+
+    /* receive sequence space */
+    uint32_t irs, rcv_nxt;
+    uint32_t rcv_adv; /* right edge of the window we advertised: RCV.NXT + RCV.WND */
+    uint32_t last_ack_sent;
+    uint32_t ts_recent;    /* RFC 7323 §4.3 TS.Recent */
+    uint64_t ts_recent_at; /* when TS.Recent was set (µs) */
+    uint32_t ts_offset;
+
+    /* a FIN that arrived ahead of a gap: processed when RCV.NXT reaches it */
+    bool ooo_fin;
+    uint32_t ooo_fin_seq;
+
+    /* RTT estimation and retransmission (RFC 6298) */
+    uint32_t srtt_us, rttvar_us, rto_us;
+    uint8_t retries; /* consecutive retransmissions of the same data */
+    bool rtt_timing; /* a segment is being timed (Karn's rule: never a retransmitted one) */
+    uint32_t rtt_seq;
+    uint64_t rtt_start;
+    bool persisting; /* the retransmission timer is acting as the persist timer */
+
+    /* congestion control (RFC 5681, a later issue refines it) */
+    uint32_t cwnd, ssthresh;
+    uint8_t dupacks;
+    uint32_t recover;
+
+    /* acknowledgment policy */
+    bool ack_now;         /* send an ACK at the next output */
+    uint8_t unacked_segs; /* full segments received since our last ACK (RFC 1122 §4.2.3.2) */
+
+    /* timers: absolute deadlines, TCPW_NEVER when not armed */
+    uint64_t rto_at;    /* retransmission or persist */
+    uint64_t delack_at; /* delayed ACK */
+    uint64_t close_at;  /* TIME_WAIT 2MSL, or orphaned FIN_WAIT_2 timeout */
+    uint64_t deadline;  /* min of the three: the key in the stack's timer heap */
+    uint32_t heap_idx;  /* position in the timer heap, UINT32_MAX when not in it */
+
+    tcpw_ring sndbuf, rcvbuf;
+    tcpw_assembler ooo;
+};
+
+/* The compact TIME_WAIT record: what TIME_WAIT needs once the application has let go of the
+ * connection (RFC 9293 §3.6.1, RFC 1337, RFC 6191, Linux tw_reuse), and nothing else. */
+typedef struct tcpw_tw {
+    struct tcpw_tw *hash_next;
+    struct tcpw_tw *fifo_prev, *fifo_next;
+    uint64_t id;
+    uint64_t expire; /* 2MSL after the last ACK of the peer's FIN */
+    tcpw_endpoint local, remote;
+    uint32_t snd_nxt, rcv_nxt;
+    uint32_t ts_recent, ts_offset;
+    uint64_t ts_recent_at;
+    uint16_t rcv_wnd; /* raw window field to put in our ACKs */
+    bool ts_ok;
+} tcpw_tw;
+
+typedef struct tcpw_table {
+    void **buckets; /* tcpw_conn* or tcpw_tw* chains, by table */
+    size_t mask;    /* bucket count - 1 (a power of two), 0 when empty */
+    size_t count;
+} tcpw_table;
+
+struct tcpw_stack {
+    tcpw_config cfg;
+    uint64_t now;
+    uint64_t next_id;
+    tcpw_stats stats;
+
+    tcpw_table conns;     /* synchronized and half-open connections, by 4-tuple */
+    tcpw_table tws;       /* compact TIME_WAIT records, by 4-tuple */
+    tcpw_conn *listeners; /* chained through hash_next */
+    tcpw_conn *all;       /* every control block, for listing and freeing */
+
+    /* timer heap of control blocks keyed by deadline; TIME_WAIT records are a FIFO in expiry
+     * order, since every one of them lives exactly 2MSL */
+    tcpw_conn **heap;
+    uint32_t heap_len, heap_cap;
+    tcpw_tw *tw_head, *tw_tail;
+
+    tcpw_conn *event_head, *event_tail;
+
+    /* RFC 5961 §7 challenge ACK rate limit: count in the current one-second slot */
+    uint64_t challenge_slot;
+    uint32_t challenge_count;
+
+    uint32_t port_hint;                    /* RFC 6056 Algorithm 3 counter */
+    uint8_t pkt[TCPW_MAX_HEADERS + 65536]; /* output packet under construction */
+};
+
+/* ---- stack.c -------------------------------------------------------------------------------- */
+void *stack_alloc(tcpw_stack *s, size_t size);
+void stack_free_mem(tcpw_stack *s, void *p);
+void conn_raise(tcpw_conn *c, uint32_t events);
+void conn_set_state(tcpw_conn *c, tcpw_state to, tcpw_cause cause, const char *what,
+                    const tcpw_seg *seg);
+void conn_note(tcpw_conn *c, const char *text);
+void trace_state_change(tcpw_stack *s, uint64_t id, const tcpw_endpoint *local,
+                        const tcpw_endpoint *remote, tcpw_state from, tcpw_state to,
+                        tcpw_cause cause, const char *what, const tcpw_seg *seg);
+void stack_note(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *remote, uint64_t id,
+                tcpw_state st, const char *text);
+tcpw_conn *conn_new(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *remote);
+int conn_alloc_buffers(tcpw_conn *c);
+void conn_reap(tcpw_conn *c);
+void conn_destroy(tcpw_conn *c);
+void conn_close_now(tcpw_conn *c, int error, uint32_t event, tcpw_cause cause, const char *what,
+                    const tcpw_seg *seg);
+void conn_enter_time_wait(tcpw_conn *c);
+uint32_t conn_rcv_wnd(const tcpw_conn *c);
+
+/* ---- table.c -------------------------------------------------------------------------------- */
+uint32_t tuple_hash(const tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *remote);
+int table_insert_conn(tcpw_stack *s, tcpw_conn *c);
+void table_remove_conn(tcpw_stack *s, tcpw_conn *c);
+tcpw_conn *table_find_conn(const tcpw_stack *s, const tcpw_endpoint *local,
+                           const tcpw_endpoint *remote);
+int table_insert_tw(tcpw_stack *s, tcpw_tw *tw);
+void table_remove_tw(tcpw_stack *s, tcpw_tw *tw);
+tcpw_tw *table_find_tw(const tcpw_stack *s, const tcpw_endpoint *local,
+                       const tcpw_endpoint *remote);
+tcpw_conn *listener_find(const tcpw_stack *s, const tcpw_endpoint *local);
+void table_free(tcpw_stack *s, tcpw_table *t);
+
+/* ---- timer.c -------------------------------------------------------------------------------- */
+void conn_update_deadline(tcpw_conn *c);
+void timers_run(tcpw_stack *s, uint64_t now);
+void conn_timers_stop(tcpw_conn *c);
+void conn_arm_rto(tcpw_conn *c);
+void rtt_sample(tcpw_conn *c, uint32_t rtt_us);
+
+/* ---- output.c ------------------------------------------------------------------------------- */
+void conn_output(tcpw_conn *c);
+void send_ack(tcpw_conn *c);
+void send_first_unacked(tcpw_conn *c, uint32_t room);
+void send_challenge_ack(tcpw_conn *c);
+void send_rst_for(tcpw_stack *s, const tcpw_packet *p, const tcpw_seg *seg);
+void send_rst(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *remote, uint32_t seq,
+              uint32_t ack, bool with_ack);
+void send_segment_raw(tcpw_stack *s, const tcpw_segment_out *o, const tcpw_ring *data,
+                      uint32_t data_off, uint32_t data_len);
+uint32_t ts_now(const tcpw_stack *s, uint32_t offset);
+
+/* ---- input.c -------------------------------------------------------------------------------- */
+void conn_segment_arrives(tcpw_conn *c, const tcpw_packet *p, tcpw_seg *seg);
+void listen_segment_arrives(tcpw_conn *l, const tcpw_packet *p, tcpw_seg *seg);
+void apply_syn_options(tcpw_conn *c, const tcpw_seg *seg);
+void listen_reopen(tcpw_conn *l, const tcpw_packet *p, tcpw_seg *seg, uint32_t old_snd_nxt);
+
+/* ---- timewait.c ----------------------------------------------------------------------------- */
+int tw_from_conn(tcpw_conn *c);
+void tw_segment_arrives(tcpw_stack *s, tcpw_tw *tw, const tcpw_packet *p, tcpw_seg *seg);
+void tw_expire_due(tcpw_stack *s, uint64_t now);
+void tw_kill(tcpw_stack *s, tcpw_tw *tw, tcpw_cause cause, const char *what, const tcpw_seg *seg);
+bool tw_reusable(const tcpw_stack *s, const tcpw_tw *tw);
+void tw_info(const tcpw_tw *tw, tcpw_conn_info *info);
+
+/* ---- isn.c ---------------------------------------------------------------------------------- */
+uint64_t tcpw_siphash24(const uint8_t key[16], const void *data, size_t len);
+uint32_t isn_generate(const tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *remote);
+uint32_t ts_offset_for(const tcpw_stack *s, const tcpw_endpoint *local,
+                       const tcpw_endpoint *remote);
+uint32_t port_offset_for(const tcpw_stack *s, const tcpw_endpoint *local,
+                         const tcpw_endpoint *remote);
+
+/* ---- transitions.c -------------------------------------------------------------------------- */
+int transition_find(tcpw_state from, tcpw_state to, tcpw_cause cause);
+
+#endif

@@ -1,0 +1,203 @@
+/* timer.c — the connection timers: retransmission (RFC 6298) doubling as the persist timer
+ * (RFC 9293 §3.8.6.1), delayed ACK (RFC 1122 §4.2.3.2), TIME_WAIT's 2MSL (RFC 9293 §3.6.1)
+ * and the orphaned FIN_WAIT_2 timeout; and the heap that finds the next one due.
+ *
+ * Each control block has at most one entry in the stack's binary min-heap, keyed by the
+ * earliest of its timers, so the stack's next deadline is the heap's top.
+ */
+#include "seq.h"
+#include "tcb.h"
+
+/* ---- the heap -------------------------------------------------------------------------------- */
+
+static void heap_set(tcpw_stack *s, uint32_t i, tcpw_conn *c) {
+    s->heap[i] = c;
+    c->heap_idx = i;
+}
+
+static void heap_up(tcpw_stack *s, uint32_t i) {
+    tcpw_conn *c = s->heap[i];
+    while (i > 0) {
+        uint32_t parent = (i - 1) / 2;
+        if (s->heap[parent]->deadline <= c->deadline) break;
+        heap_set(s, i, s->heap[parent]);
+        i = parent;
+    }
+    heap_set(s, i, c);
+}
+
+static void heap_down(tcpw_stack *s, uint32_t i) {
+    tcpw_conn *c = s->heap[i];
+    for (;;) {
+        uint32_t l = 2 * i + 1, r = l + 1, m = i;
+        uint64_t md = c->deadline;
+        if (l < s->heap_len && s->heap[l]->deadline < md) m = l, md = s->heap[l]->deadline;
+        if (r < s->heap_len && s->heap[r]->deadline < md) m = r;
+        if (m == i) break;
+        heap_set(s, i, s->heap[m]);
+        i = m;
+    }
+    heap_set(s, i, c);
+}
+
+static void heap_remove(tcpw_stack *s, tcpw_conn *c) {
+    uint32_t i = c->heap_idx;
+    c->heap_idx = UINT32_MAX;
+    tcpw_conn *last = s->heap[--s->heap_len];
+    if (i == s->heap_len) return;
+    heap_set(s, i, last);
+    heap_up(s, i);
+    heap_down(s, last->heap_idx);
+}
+
+static bool heap_insert(tcpw_stack *s, tcpw_conn *c) {
+    if (s->heap_len == s->heap_cap) {
+        uint32_t cap = s->heap_cap ? s->heap_cap * 2 : 64;
+        tcpw_conn **h = stack_alloc(s, cap * sizeof *h);
+        if (!h) return false;
+        for (uint32_t i = 0; i < s->heap_len; i++)
+            h[i] = s->heap[i];
+        stack_free_mem(s, s->heap);
+        s->heap = h;
+        s->heap_cap = cap;
+    }
+    heap_set(s, s->heap_len++, c);
+    heap_up(s, c->heap_idx);
+    return true;
+}
+
+/* Recomputes the connection's earliest timer and its place in the heap. */
+void conn_update_deadline(tcpw_conn *c) {
+    tcpw_stack *s = c->stack;
+    uint64_t d = c->rto_at;
+    if (c->delack_at < d) d = c->delack_at;
+    if (c->close_at < d) d = c->close_at;
+    uint64_t old = c->deadline;
+    c->deadline = d;
+    if (c->heap_idx != UINT32_MAX) {
+        if (d == TCPW_NEVER) {
+            heap_remove(s, c);
+        } else if (d < old) {
+            heap_up(s, c->heap_idx);
+        } else if (d > old) {
+            heap_down(s, c->heap_idx);
+        }
+    } else if (d != TCPW_NEVER && !heap_insert(s, c)) {
+        /* Out of memory for the heap: the timer cannot run. Reset rather than hang. */
+        c->deadline = TCPW_NEVER;
+    }
+}
+
+void conn_timers_stop(tcpw_conn *c) {
+    c->rto_at = c->delack_at = c->close_at = TCPW_NEVER;
+    c->persisting = false;
+    conn_update_deadline(c);
+}
+
+/* ---- RTO (RFC 6298) ---------------------------------------------------------------------------
+ */
+
+static uint32_t clamp_rto(const tcpw_stack *s, uint64_t rto) {
+    uint64_t lo = s->cfg.rto_min_ms * 1000ull, hi = s->cfg.rto_max_ms * 1000ull;
+    return (uint32_t)(rto < lo ? lo : rto > hi ? hi : rto);
+}
+
+/* RFC 6298 §2.2 and §2.3, with clock granularity G = 1 ms. */
+void rtt_sample(tcpw_conn *c, uint32_t r) {
+    const uint32_t G = 1000;
+    if (c->srtt_us == 0) {
+        c->srtt_us = r ? r : 1;
+        c->rttvar_us = r / 2;
+    } else {
+        uint32_t delta = c->srtt_us > r ? c->srtt_us - r : r - c->srtt_us;
+        c->rttvar_us = (3 * c->rttvar_us + delta) / 4;
+        c->srtt_us = (7 * c->srtt_us + r) / 8;
+        if (c->srtt_us == 0) c->srtt_us = 1;
+    }
+    uint64_t k = 4ull * c->rttvar_us;
+    c->rto_us = clamp_rto(c->stack, c->srtt_us + (k > G ? k : G));
+}
+
+/* RFC 6298 §5.1: (re)start the timer so it expires after RTO (times any backoff). */
+void conn_arm_rto(tcpw_conn *c) {
+    c->rto_at = c->stack->now + c->rto_us;
+    conn_update_deadline(c);
+}
+
+/* ---- expiry -------------------------------------------------------------------------------- */
+
+static uint8_t retry_limit(const tcpw_conn *c) {
+    return (c->state == TCPW_SYN_SENT || c->state == TCPW_SYN_RCVD) ? c->stack->cfg.syn_retries
+                                                                    : c->stack->cfg.retries;
+}
+
+/* RFC 6298 §5.4-5.7 and RFC 5681 §3.1: retransmit the earliest unacknowledged segment, back
+ * off the timer, shrink the congestion window to one segment. */
+static void on_retransmit_timeout(tcpw_conn *c) {
+    tcpw_stack *s = c->stack;
+    c->rto_at = TCPW_NEVER;
+    if (c->persisting) {
+        /* RFC 9293 §3.8.6.1 / RFC 1122 §4.2.2.17: probe the zero window with one byte; the
+         * persist timer backs off like the retransmission timer, and never gives up. */
+        c->rto_us = clamp_rto(s, (uint64_t)c->rto_us * 2);
+        conn_note(c, "zero-window probe");
+        send_first_unacked(c, 1);
+        conn_arm_rto(c); /* still persisting */
+        return;
+    }
+    if (c->retries >= retry_limit(c)) {
+        conn_note(c, "retransmissions exhausted: connection timed out");
+        conn_close_now(c, TCPW_ETIMEDOUT, TCPW_EV_TIMEOUT, TCPW_CAUSE_TIMER, "retransmit", NULL);
+        return;
+    }
+    c->retries++;
+    s->stats.retransmits++;
+    uint32_t flight = c->snd_max - c->snd_una;
+    uint32_t half = flight / 2, two = 2u * c->snd_mss;
+    c->ssthresh = half > two ? half : two;
+    c->cwnd = c->snd_mss;
+    c->dupacks = 0;
+    c->recover = c->snd_max;
+    c->rtt_timing = false; /* Karn: never time a retransmitted segment */
+    c->rto_us = clamp_rto(s, (uint64_t)c->rto_us * 2);
+    c->snd_nxt = c->snd_una; /* go back: resend from the first unacknowledged byte */
+    conn_note(c, "retransmission timeout: retransmit");
+    conn_output(c);
+    if (c->rto_at == TCPW_NEVER) conn_arm_rto(c);
+}
+
+static void on_close_timer(tcpw_conn *c) {
+    c->close_at = TCPW_NEVER;
+    if (c->state == TCPW_TIME_WAIT) {
+        /* RFC 9293 §3.10.8: when the time-wait timeout expires, delete the TCB. */
+        conn_close_now(c, 0, 0, TCPW_CAUSE_TIMER, "2msl", NULL);
+    } else if (c->state == TCPW_FIN_WAIT_2) {
+        /* The peer never sent its FIN and nobody is left to read: give up (Linux
+         * tcp_fin_timeout). Nothing is sent; a later segment from the peer gets a RST. */
+        conn_close_now(c, TCPW_ETIMEDOUT, 0, TCPW_CAUSE_TIMER, "fin_wait_2", NULL);
+    } else {
+        conn_update_deadline(c);
+    }
+}
+
+static void conn_on_timer(tcpw_conn *c, uint64_t now) {
+    if (c->rto_at <= now) {
+        on_retransmit_timeout(c);
+        if (c->state == TCPW_CLOSED) return;
+    }
+    if (c->delack_at <= now) {
+        c->delack_at = TCPW_NEVER;
+        c->ack_now = true;
+        conn_output(c);
+    }
+    if (c->close_at <= now) on_close_timer(c);
+    conn_update_deadline(c);
+}
+
+void timers_run(tcpw_stack *s, uint64_t now) {
+    while (s->heap_len && s->heap[0]->deadline <= now) {
+        tcpw_conn *c = s->heap[0];
+        conn_on_timer(c, now);
+        conn_reap(c); /* every handler clears or moves forward the timer that fired */
+    }
+}
