@@ -34,7 +34,9 @@ void ring_peek(const tcpw_ring *r, uint32_t off, void *dst, uint32_t n) {
 
 void ring_consume(tcpw_ring *r, uint32_t n) {
     if (n > r->len) n = r->len;
-    r->head = r->len == n ? 0 : (r->head + n) % r->cap;
+    /* head never jumps back to 0 when the ring empties: out-of-order bytes may be stored
+     * past the in-order end, at positions relative to head + len */
+    r->head = (r->head + n) % r->cap;
     r->len -= n;
 }
 

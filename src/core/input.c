@@ -307,7 +307,7 @@ static void ack_new_data(tcpw_conn *c, const tcpw_seg *seg) {
     c->dupacks = 0;
     /* RFC 6298 §5.2/5.3: all acknowledged: stop the timer; else restart it. Backoff ends
      * with new data acknowledged: the RTO is recomputed from SRTT. */
-    if (c->srtt_us) rtt_sample(c, c->srtt_us);
+    rto_recompute(c);
     if (c->snd_una == c->snd_max) {
         c->rto_at = TCPW_NEVER;
         c->persisting = false;
@@ -478,6 +478,18 @@ static void synchronized_arrives(tcpw_conn *c, tcpw_seg *seg) {
         send_first_unacked(c, 0);
         return;
     }
+    /* Simultaneous open (RFC 9293 §3.5 Figure 8, line 6): while our SYN is unacknowledged
+     * (SYN_RCVD, or FIN_WAIT_1 entered from it) the peer's SYN+ACK repeats its SYN at IRS.
+     * That SYN is old, but the ACK completes the handshake: take the segment from IRS+1 on,
+     * so the sequence check accepts it and the ACK takes us to ESTABLISHED (as Linux does). */
+    if (c->snd_una == c->iss && (seg->flags & (TCPW_SYN | TCPW_ACK | TCPW_RST)) ==
+                                    (TCPW_SYN | TCPW_ACK) &&
+        seg->seq == c->irs) {
+        seg->flags &= (uint8_t)~TCPW_SYN;
+        seg->seq++;
+        seg->len--;
+        orig_seq = seg->seq;
+    }
 
     /* first: sequence number check (RFC 7323 §5.3 PAWS before it). */
     if (paws_reject(c, seg)) {
@@ -490,7 +502,10 @@ static void synchronized_arrives(tcpw_conn *c, tcpw_seg *seg) {
     bool acceptable = seq_acceptable(c, seg->seq, wnd_len);
     if (!acceptable && conn_rcv_wnd(c) == 0 && seg->seq == c->rcv_nxt) {
         /* zero window: "special allowance should be made to accept valid ACKs, URGs, and
-         * RSTs" — the text is dropped, the controls are processed. */
+         * RSTs" — the text is dropped, the controls are processed. The segment with text
+         * (a zero-window probe) still gets "an acknowledgment showing its next expected
+         * sequence number and current window (zero)" (RFC 9293 §3.8.6.1). */
+        if (seg->len && !(seg->flags & TCPW_RST)) c->ack_now = true;
         seg->len -= seg->data_len + ((seg->flags & TCPW_FIN) ? 1 : 0);
         seg->data_len = 0;
         seg->flags &= (uint8_t)~TCPW_FIN;
@@ -570,9 +585,13 @@ static void synchronized_arrives(tcpw_conn *c, tcpw_seg *seg) {
         update_send_window(c, seg);
 
     bool fin_now_acked = !fin_was_acked && our_fin_acked(c);
-    /* the FIN is processed at the eighth step when the segment is in order and its text fits */
+    /* the FIN is processed at the eighth step when the segment is in order and its text fits
+     * (and, after close(), carries no text: that text is answered with RST, RFC 2525 §2.17).
+     * A bare FIN+ACK after close() takes FIN_WAIT_1 straight to TIME_WAIT (RFC 9293
+     * §3.10.7.4 eighth: "if our FIN has been ACKed (perhaps in this segment)"). */
     bool fin_follows = (seg->flags & TCPW_FIN) && seg->seq == c->rcv_nxt &&
-                       seg->data_len <= ring_free(&c->rcvbuf) && !c->rst_on_data;
+                       seg->data_len <= ring_free(&c->rcvbuf) &&
+                       !(c->rst_on_data && seg->data_len);
     switch (c->state) {
     case TCPW_FIN_WAIT_1:
         /* Our FIN is acknowledged: FIN_WAIT_2 — unless the peer's FIN rides on this very
@@ -591,10 +610,13 @@ static void synchronized_arrives(tcpw_conn *c, tcpw_seg *seg) {
             conn_enter_time_wait(c);
             conn_raise(c, TCPW_EV_CLOSED);
         }
-        return;
+        break;
     case TCPW_LAST_ACK:
-        if (fin_now_acked) conn_close_now(c, 0, 0, TCPW_CAUSE_SEGMENT, NULL, seg);
-        return;
+        if (fin_now_acked) {
+            conn_close_now(c, 0, 0, TCPW_CAUSE_SEGMENT, NULL, seg);
+            return;
+        }
+        break;
     case TCPW_TIME_WAIT: break; /* only a retransmitted FIN matters: eighth step */
     default: break;
     }

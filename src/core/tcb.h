@@ -191,6 +191,7 @@ void timers_run(tcpw_stack *s, uint64_t now);
 void conn_timers_stop(tcpw_conn *c);
 void conn_arm_rto(tcpw_conn *c);
 void rtt_sample(tcpw_conn *c, uint32_t rtt_us);
+void rto_recompute(tcpw_conn *c);
 
 /* ---- output.c ------------------------------------------------------------------------------- */
 void conn_output(tcpw_conn *c);

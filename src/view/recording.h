@@ -41,19 +41,19 @@ typedef enum tcpw_app_what {
 
 typedef struct tcpw_rec_event {
     tcpw_rec_kind kind;
-    uint64_t t_us;    /* when it happened (for a segment: when it was sent) */
-    int side;         /* 0 or 1: index into tcpw_recording.names */
+    uint64_t t_us; /* when it happened (for a segment: when it was sent) */
+    int side;      /* 0 or 1: index into tcpw_recording.names */
     /* TCPW_REC_SEG */
-    int peer;               /* receiving side */
-    uint64_t arrive_us;     /* when it arrived (== t_us + latency); unused when dropped */
+    int peer;           /* receiving side */
+    uint64_t arrive_us; /* when it arrived (== t_us + latency); unused when dropped */
     tcpw_seg_fate fate;
     uint8_t flags;
-    uint32_t seq, ack, len; /* absolute numbers */
+    uint32_t seq, ack, len;    /* absolute numbers */
     uint32_t rel_seq, rel_ack; /* relative to each side's ISN, as Wireshark shows them */
     uint16_t win;
     /* TCPW_REC_STATE */
     tcpw_state from, to;
-    tcpw_cause cause;       /* user call, timer, or segment */
+    tcpw_cause cause; /* user call, timer, or segment */
     tcpw_seg_summary cause_seg;
     /* TCPW_REC_STATE (the user call / timer), TCPW_REC_NOTE (its text) */
     char what[96];
@@ -62,24 +62,33 @@ typedef struct tcpw_rec_event {
     uint64_t bytes;
     /* any kind: true when inferred rather than observed (analyzer) */
     bool inferred;
+    /* TCPW_REC_SEG, set by tcpw_rec_add(): whether rel_seq / rel_ack could be computed (the
+     * ISN of the sender / of the peer was known). When false the rel_* field is 0. */
+    bool rel_seq_known, rel_ack_known;
 } tcpw_rec_event;
 
 typedef struct tcpw_recording {
     const char *names[TCPW_REC_MAX_SIDES]; /* "client", "server" */
     tcpw_endpoint ep[TCPW_REC_MAX_SIDES];
-    uint32_t isn[TCPW_REC_MAX_SIDES];      /* each side's ISN, for relative numbers */
+    uint32_t isn[TCPW_REC_MAX_SIDES]; /* each side's ISN, for relative numbers */
     bool isn_known[TCPW_REC_MAX_SIDES];
     tcpw_rec_event *ev;
     size_t count, cap;
+    /* Set by tcpw_rec_add() when a FIN or RST is recorded: a later SYN (without ACK) carrying
+     * a sequence number other than the sender's ISN then starts a new connection on the same
+     * 4-tuple (RFC 6191 reopen, reconnect after a reset), and both ISNs are learnt again. */
+    bool conn_ended;
 } tcpw_recording;
 
 void tcpw_rec_init(tcpw_recording *r, const char *name0, const char *name1);
 void tcpw_rec_free(tcpw_recording *r);
-/* Appends a copy of e; returns the stored event or NULL when out of memory. For segments,
- * rel_seq/rel_ack are filled in from the ISNs (the first SYN of each side sets its ISN). */
+/* Appends a copy of e; returns the stored event or NULL when out of memory (or when r or e
+ * is NULL). For segments, rel_seq/rel_ack are filled in from the ISNs as Wireshark shows them:
+ * the first SYN of each side sets its ISN unless already known; rel_seq = seq - isn[side],
+ * rel_ack = ack - isn[peer], 0 when the ACK flag is absent or the ISN unknown. */
 tcpw_rec_event *tcpw_rec_add(tcpw_recording *r, const tcpw_rec_event *e);
 
-const char *tcpw_app_what_name(tcpw_app_what w);   /* "data", "eof", ... */
-const char *tcpw_seg_fate_name(tcpw_seg_fate f);   /* "delivered", "dropped", ... */
+const char *tcpw_app_what_name(tcpw_app_what w); /* "data", "eof", ... */
+const char *tcpw_seg_fate_name(tcpw_seg_fate f); /* "delivered", "dropped", ... */
 
 #endif
