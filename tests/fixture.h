@@ -39,7 +39,11 @@ typedef struct fx {
     fx_pkt out[FX_MAX_OUT];
     int nout;
     tcpw_state trace_from[FX_MAX_TRACE], trace_to[FX_MAX_TRACE];
+    int trace_idx[FX_MAX_TRACE]; /* registry index of each transition (-1: not registered) */
+    tcpw_cause trace_cause[FX_MAX_TRACE];
     int ntrace;
+    int unregistered; /* state changes missing from the transition registry */
+    uint32_t our_ts;  /* TSval of our SYN or SYN+ACK (timestamps fixtures) */
 } fx;
 
 static inline void fx_output(void *user, const uint8_t *pkt, size_t len) {
@@ -53,9 +57,13 @@ static inline void fx_output(void *user, const uint8_t *pkt, size_t len) {
 
 static inline void fx_trace(void *user, const tcpw_trace *t) {
     fx *f = user;
-    if (t->kind != TCPW_TRACE_STATE || f->ntrace == FX_MAX_TRACE) return;
+    if (t->kind != TCPW_TRACE_STATE) return;
+    if (t->transition < 0) f->unregistered++;
+    if (f->ntrace == FX_MAX_TRACE) return;
     f->trace_from[f->ntrace] = t->from;
     f->trace_to[f->ntrace] = t->to;
+    f->trace_idx[f->ntrace] = t->transition;
+    f->trace_cause[f->ntrace] = t->cause;
     f->ntrace++;
 }
 
@@ -106,9 +114,9 @@ static inline void fx_in_opts(fx *f, uint8_t flags, uint32_t seq, uint32_t ack, 
     o.flags = flags;
     o.win = win;
     if (opts) o.opts = *opts;
-    uint8_t pkt[4096];
+    uint8_t pkt[TCPW_MAX_HEADERS + 8192];
     size_t hl = tcpw_build_headers(pkt, sizeof pkt, &o, len);
-    if (!hl) return;
+    if (!hl || hl + len > sizeof pkt) return;
     if (len) memcpy(pkt + hl, data, len);
     tcpw_finish_checksums(pkt, hl + len);
     tcpw_input(f->s, pkt, hl + len, f->now);
@@ -216,5 +224,138 @@ static inline void fx_time_wait(fx *f) {
     fx_in(f, TCPW_FIN | TCPW_ACK, FX_IRS + 1, f->iss + 2, NULL, 0);
     fx_clear(f);
 }
+
+/* ---- more checks ---------------------------------------------------------------------------- */
+
+/* Exactly n segments were sent. */
+#define FX_EXPECT_COUNT(f, n) CHECK_EQ_U((f)->nout, (n))
+
+/* The connection under test is in state st (names, not numbers, in a failure). */
+#define FX_EXPECT_STATE(f, st) CHECK_STR(tcpw_state_name(fx_state(f)), tcpw_state_name(st))
+
+/* No control block for the fixture's 4-tuple any more. */
+#define FX_EXPECT_NO_CONN(f) CHECK(table_find_conn((f)->s, &(f)->local, &(f)->remote) == NULL)
+
+/* Polls every pending event and returns those of connection c (OR-ed). */
+static inline uint32_t fx_events(fx *f, const tcpw_conn *c) {
+    uint32_t all = 0, ev;
+    tcpw_conn *x;
+    while ((x = tcpw_poll_event(f->s, &ev)))
+        if (x == c) all |= ev;
+    return all;
+}
+
+/* ---- more of the peer's segments ------------------------------------------------------------ */
+
+/* A segment with a window other than the fixture's 8192. */
+static inline void fx_in_win(fx *f, uint8_t flags, uint32_t seq, uint32_t ack, uint16_t win,
+                             const void *data, size_t len) {
+    fx_in_opts(f, flags, seq, ack, win, NULL, data, len);
+}
+
+/* A segment with an RFC 7323 timestamps option. */
+static inline void fx_in_ts(fx *f, uint8_t flags, uint32_t seq, uint32_t ack, uint32_t tsval,
+                            uint32_t tsecr, const void *data, size_t len) {
+    tcpw_tcp_opts o;
+    memset(&o, 0, sizeof o);
+    o.has_ts = true;
+    o.tsval = tsval;
+    o.tsecr = tsecr;
+    fx_in_opts(f, flags, seq, ack, 8192, &o, data, len);
+}
+
+/* ---- more states ---------------------------------------------------------------------------- */
+
+/* SYN_RCVD entered from an active OPEN: our SYN crossed the peer's (simultaneous open). */
+static inline void fx_syn_rcvd_active(fx *f) {
+    fx_syn_sent(f);
+    fx_in(f, TCPW_SYN, FX_IRS, 0, NULL, 0);
+    fx_clear(f);
+}
+
+/* ESTABLISHED by an active OPEN (the handle came from tcpw_connect). */
+static inline void fx_established_active(fx *f) {
+    fx_syn_sent(f);
+    fx_in(f, TCPW_SYN | TCPW_ACK, FX_IRS, f->iss + 1, NULL, 0);
+    fx_clear(f);
+}
+
+/* TIME_WAIT after the application let go: the compact record. The handle is gone (f->c is
+ * NULL); the record shows in tcpw_stack_stats()->time_wait_count. */
+static inline void fx_time_wait_compact(fx *f) {
+    fx_time_wait(f);
+    tcpw_close(f->c, f->now);
+    f->c = NULL;
+    fx_clear(f);
+}
+
+/* The peer's timestamp clock: its SYN carries FX_PEER_TS, its next segment FX_PEER_TS + 1. */
+#define FX_PEER_TS 5000u
+
+/* ESTABLISHED with RFC 7323 timestamps (set f->cfg.timestamps = true before fx_start). The
+ * handshake leaves TS.Recent = FX_PEER_TS + 1; f->our_ts is the TSval of our SYN+ACK. */
+static inline void fx_established_ts(fx *f) {
+    fx_listen(f);
+    fx_in_ts(f, TCPW_SYN, FX_IRS, 0, FX_PEER_TS, 0, NULL, 0);
+    f->iss = f->out[0].p.seq;
+    f->our_ts = f->out[0].p.opts.tsval;
+    fx_in_ts(f, TCPW_ACK, FX_IRS + 1, f->iss + 1, FX_PEER_TS + 1, f->our_ts, NULL, 0);
+    f->c = tcpw_accept(f->listener);
+    fx_clear(f);
+}
+
+/* Puts the connection under test into a synchronized state along the paths above. */
+static inline void fx_enter(fx *f, tcpw_state st) {
+    switch (st) {
+    case TCPW_SYN_RCVD: fx_syn_rcvd(f); break;
+    case TCPW_ESTABLISHED: fx_established(f); break;
+    case TCPW_FIN_WAIT_1: fx_fin_wait_1(f); break;
+    case TCPW_FIN_WAIT_2: fx_fin_wait_2(f); break;
+    case TCPW_CLOSE_WAIT: fx_close_wait(f); break;
+    case TCPW_CLOSING: fx_closing(f); break;
+    case TCPW_LAST_ACK: fx_last_ack(f); break;
+    case TCPW_TIME_WAIT: fx_time_wait(f); break;
+    default: break;
+    }
+}
+
+/* SND.UNA, SND.NXT and RCV.NXT in each state along those paths, worked out from the RFC (our
+ * FIN takes ISS+1, the peer's FIN IRS+1), never read from the engine. */
+static inline uint32_t fx_snd_nxt(const fx *f, tcpw_state st) {
+    switch (st) {
+    case TCPW_FIN_WAIT_1:
+    case TCPW_FIN_WAIT_2:
+    case TCPW_CLOSING:
+    case TCPW_LAST_ACK:
+    case TCPW_TIME_WAIT: return f->iss + 2;
+    default: return f->iss + 1;
+    }
+}
+
+static inline uint32_t fx_snd_una(const fx *f, tcpw_state st) {
+    switch (st) {
+    case TCPW_SYN_RCVD: return f->iss;
+    case TCPW_FIN_WAIT_2:
+    case TCPW_TIME_WAIT: return f->iss + 2;
+    default: return f->iss + 1;
+    }
+}
+
+static inline uint32_t fx_rcv_nxt(tcpw_state st) {
+    switch (st) {
+    case TCPW_CLOSE_WAIT:
+    case TCPW_CLOSING:
+    case TCPW_LAST_ACK:
+    case TCPW_TIME_WAIT: return FX_IRS + 2;
+    default: return FX_IRS + 1;
+    }
+}
+
+/* Our receive window: the whole (empty) 8192-byte receive buffer, offered in the SYN+ACK. Its
+ * right edge RCV.NXT + RCV.WND stays at FX_RCV_EDGE in every state along the paths above: a
+ * FIN moves RCV.NXT by one, and receiver silly window avoidance (RFC 9293 §3.8.6.2.2) keeps
+ * the edge where it is until the buffer frees min(BUFF/2, MSS) more. */
+#define FX_RCV_WND  8192u
+#define FX_RCV_EDGE (FX_IRS + 1 + FX_RCV_WND)
 
 #endif

@@ -49,6 +49,11 @@ void apply_syn_options(tcpw_conn *c, const tcpw_seg *seg) {
     if (c->ts_ok) {
         c->ts_recent = seg->opts.tsval;
         c->ts_recent_at = c->stack->now;
+        /* RFC 9293 §3.7.1 (Eff.snd.MSS = min(SendMSS+20, MMS_S) - TCPhdrsize) and RFC 6691 §2:
+         * the MSS counts the fixed 20-byte header only, so the 12 bytes of the timestamp
+         * option that every segment carries come out of the payload (1448, not 1460, on a
+         * 1500-byte MTU). */
+        if (c->snd_mss > 64 + 12) c->snd_mss -= 12;
     }
     /* RFC 5681 §3.1 initial window. */
     uint32_t iw = 4 * c->snd_mss;
@@ -67,9 +72,13 @@ static void update_send_window(tcpw_conn *c, const tcpw_seg *seg) {
     c->snd_wl2 = seg->ack;
     if (wnd > c->max_snd_wnd) c->max_snd_wnd = wnd;
     if (was_zero && wnd && c->persisting) {
-        /* the window opened: the persist timer has done its job */
+        /* the window opened: the persist timer has done its job. Probe octets the peer did
+         * not take go again from SND.UNA (RFC 9293 §3.8.6 SHLD-16), and the probes' backoff
+         * is no retransmission backoff (RFC 6298 (5.5)): the RTO comes from the estimates. */
         c->persisting = false;
         c->rto_at = TCPW_NEVER;
+        c->snd_nxt = c->snd_una;
+        rto_recompute(c);
         if (c->snd_max != c->snd_una) conn_arm_rto(c);
     }
 }
@@ -318,8 +327,11 @@ static void ack_new_data(tcpw_conn *c, const tcpw_seg *seg) {
 
 /* RFC 5681 §3.2: the third duplicate ACK retransmits the first unacknowledged segment. */
 static void duplicate_ack(tcpw_conn *c, const tcpw_seg *seg) {
+    /* An ACK offering a zero window answers a zero-window probe (RFC 9293 §3.8.6.1); it tells
+     * of no loss, and a fast retransmit would push data into the closed window (§3.8.6:
+     * "the sender SHOULD NOT send new data"). */
     if (seg->data_len || (seg->flags & (TCPW_SYN | TCPW_FIN)) || c->snd_max == c->snd_una ||
-        (seg->wnd << c->snd_wscale) != c->snd_wnd)
+        (seg->wnd << c->snd_wscale) != c->snd_wnd || c->snd_wnd == 0)
         return;
     c->stack->stats.dup_acks++;
     if (++c->dupacks == 3) {
@@ -512,6 +524,15 @@ static void synchronized_arrives(tcpw_conn *c, tcpw_seg *seg) {
         acceptable = true;
     }
     if (!acceptable) {
+        if (c->state == TCPW_TIME_WAIT &&
+            (seg->flags & (TCPW_FIN | TCPW_SYN | TCPW_RST)) == TCPW_FIN &&
+            seg->seq + seg->data_len + 1 == c->rcv_nxt) {
+            /* RFC 9293 §3.10.7.4 fifth and eighth, TIME-WAIT: the peer's FIN again (our last
+             * ACK was lost) lies wholly before RCV.NXT; "Acknowledge it, and restart the 2 MSL
+             * timeout" — as the compact record does (timewait.c). */
+            conn_note(c, "retransmitted FIN in TIME_WAIT: ACK again, restart 2MSL");
+            conn_enter_time_wait(c);
+        }
         if (!(seg->flags & TCPW_RST)) send_ack(c);
         return;
     }
@@ -533,12 +554,14 @@ static void synchronized_arrives(tcpw_conn *c, tcpw_seg *seg) {
     /* second: RST (RFC 5961 §3.2). Exactly RCV.NXT resets; elsewhere in the window it only
      * earns a challenge ACK. */
     if (seg->flags & TCPW_RST) {
-        if (orig_seq != c->rcv_nxt) {
-            send_challenge_ack(c);
+        if (c->state == TCPW_TIME_WAIT && s->cfg.rfc1337) {
+            /* RFC 1337 §3 (F1): "ignore RST segments in TIME-WAIT state" — all of them, so
+             * no challenge ACK either (as the compact record, timewait.c). */
+            conn_note(c, "RST ignored in TIME_WAIT (RFC 1337)");
             return;
         }
-        if (c->state == TCPW_TIME_WAIT && s->cfg.rfc1337) {
-            conn_note(c, "RST ignored in TIME_WAIT (RFC 1337)");
+        if (orig_seq != c->rcv_nxt) {
+            send_challenge_ack(c);
             return;
         }
         reset_by_peer(c, seg);
@@ -617,7 +640,12 @@ static void synchronized_arrives(tcpw_conn *c, tcpw_seg *seg) {
             return;
         }
         break;
-    case TCPW_TIME_WAIT: break; /* only a retransmitted FIN matters: eighth step */
+    case TCPW_TIME_WAIT:
+        /* "The only thing that can arrive in this state is a retransmission of the remote
+         * FIN. Acknowledge it" (RFC 9293 §3.10.7.4 fifth): text is ignored (seventh) but
+         * acknowledged — as the compact record does (timewait.c). */
+        if (seg->data_len) c->ack_now = true;
+        break;
     default: break;
     }
 

@@ -99,9 +99,10 @@ void send_ack(tcpw_conn *c) {
     conn_update_deadline(c);
 }
 
-/* RFC 5961 §7: challenge ACKs are rate-limited per stack (a fixed budget per second). */
-void send_challenge_ack(tcpw_conn *c) {
-    tcpw_stack *s = c->stack;
+/* RFC 5961 §7: challenge ACKs are rate-limited per stack (a fixed budget per second). Takes
+ * one from this second's budget; false (and counted as suppressed) when it is spent. Shared
+ * with the compact TIME_WAIT records (timewait.c). */
+bool challenge_ack_budget(tcpw_stack *s) {
     uint64_t slot = s->now / 1000000u;
     if (slot != s->challenge_slot) {
         s->challenge_slot = slot;
@@ -109,11 +110,18 @@ void send_challenge_ack(tcpw_conn *c) {
     }
     if (s->challenge_count >= s->cfg.challenge_ack_per_s) {
         s->stats.challenge_acks_suppressed++;
-        conn_note(c, "challenge ACK suppressed by rate limit (RFC 5961 §7)");
-        return;
+        return false;
     }
     s->challenge_count++;
     s->stats.challenge_acks++;
+    return true;
+}
+
+void send_challenge_ack(tcpw_conn *c) {
+    if (!challenge_ack_budget(c->stack)) {
+        conn_note(c, "challenge ACK suppressed by rate limit (RFC 5961 §7)");
+        return;
+    }
     conn_note(c, "challenge ACK (RFC 5961)");
     send_ack(c);
 }
@@ -202,8 +210,13 @@ void conn_output(tcpw_conn *c) {
         return;
     }
 
-    /* Data and FIN only once our SYN is out and the peer's is known. */
-    if (c->state != TCPW_SYN_SENT && seq_gt(c->snd_nxt, c->iss)) {
+    /* Data and FIN only once our SYN is out and the peer's is known. Until our SYN is
+     * acknowledged, data waits for ESTABLISHED (RFC 9293 §3.10.2, SYN-RECEIVED: "Queue the
+     * data for transmission after entering ESTABLISHED state"); a FIN may go from SYN_RCVD
+     * only with nothing before it (§3.10.4: "If no SENDs have been issued and there is no
+     * pending data to send, then form a FIN segment and send it"). */
+    bool data_waits = c->snd_una == c->iss && c->sndbuf.len;
+    if (c->state != TCPW_SYN_SENT && seq_gt(c->snd_nxt, c->iss) && !data_waits) {
         for (;;) {
             uint32_t wnd = c->snd_wnd < c->cwnd ? c->snd_wnd : c->cwnd;
             int32_t usable = seq_diff(c->snd_una + wnd, c->snd_nxt);

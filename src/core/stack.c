@@ -216,7 +216,9 @@ static void accept_queue_remove(tcpw_conn *l, tcpw_conn *c) {
 /* Frees a control block and unlinks it from everything: no state change, no packet. */
 void conn_destroy(tcpw_conn *c) {
     tcpw_stack *s = c->stack;
-    if (c->state == TCPW_LISTEN) {
+    /* A listener may already be CLOSED here (close_listener() records LISTEN -> CLOSED first);
+     * only listeners have a backlog. */
+    if (c->state == TCPW_LISTEN || c->backlog) {
         listener_unlink(c);
         for (tcpw_conn *x = s->all; x; x = x->all_next)
             if (x->listener == c) x->listener = NULL;

@@ -114,7 +114,8 @@ typedef struct tcpw_tw {
     uint32_t snd_nxt, rcv_nxt;
     uint32_t ts_recent, ts_offset;
     uint64_t ts_recent_at;
-    uint16_t rcv_wnd; /* raw window field to put in our ACKs */
+    uint16_t rcv_wnd;   /* raw window field to put in our ACKs */
+    uint8_t rcv_wscale; /* its scale: RCV.WND = rcv_wnd << rcv_wscale (RFC 5961 §3.2 check) */
     bool ts_ok;
 } tcpw_tw;
 
@@ -198,6 +199,7 @@ void conn_output(tcpw_conn *c);
 void send_ack(tcpw_conn *c);
 void send_first_unacked(tcpw_conn *c, uint32_t room);
 void send_challenge_ack(tcpw_conn *c);
+bool challenge_ack_budget(tcpw_stack *s);
 void send_rst_for(tcpw_stack *s, const tcpw_packet *p, const tcpw_seg *seg);
 void send_rst(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *remote, uint32_t seq,
               uint32_t ack, bool with_ack);

@@ -170,6 +170,12 @@ static void on_retransmit_timeout(tcpw_conn *c) {
     c->snd_nxt = c->snd_una; /* go back: resend from the first unacknowledged byte */
     conn_note(c, "retransmission timeout: retransmit");
     conn_output(c);
+    /* RFC 9293 §3.8.6.1: "the sending TCP must regularly retransmit to the receiving TCP even
+     * when the window is zero". A window closed while data is in flight (or closed by a
+     * reordered ACK as new as the last one but older, which the SND.WL1/WL2 test of
+     * §3.10.7.4 cannot tell apart) lets conn_output() send nothing: send the first
+     * unacknowledged octet anyway, so that its ACK reports the window as it is. */
+    if (c->snd_nxt == c->snd_una && c->snd_max != c->snd_una) send_first_unacked(c, 1);
     if (c->rto_at == TCPW_NEVER) conn_arm_rto(c);
 }
 

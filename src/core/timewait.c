@@ -57,6 +57,7 @@ int tw_from_conn(tcpw_conn *c) {
     tw->ts_offset = c->ts_offset;
     uint32_t wnd = conn_rcv_wnd(c) >> c->rcv_wscale;
     tw->rcv_wnd = (uint16_t)(wnd > 0xffff ? 0xffff : wnd);
+    tw->rcv_wscale = c->rcv_wscale;
     table_remove_conn(s, c);
     if (table_insert_tw(s, tw) != TCPW_OK) {
         table_insert_conn(s, c); /* keep the full block instead */
@@ -108,18 +109,27 @@ static void tw_note(tcpw_stack *s, const tcpw_tw *tw, const char *text) {
  * of the old one: by timestamp when both used them (RFC 6191 §2), else by sequence number
  * (RFC 1122 §4.2.2.13). */
 static bool syn_may_reopen(const tcpw_tw *tw, const tcpw_seg *seg) {
-    if (tw->ts_ok && seg->opts.has_ts) return seq_gt(seg->opts.tsval, tw->ts_recent);
+    if (tw->ts_ok && seg->opts.has_ts) {
+        /* RFC 6191 §2: a greater timestamp; or an equal one and a greater sequence number */
+        if (seg->opts.tsval == tw->ts_recent) return seq_gt(seg->seq, tw->rcv_nxt);
+        return seq_gt(seg->opts.tsval, tw->ts_recent);
+    }
     return seq_gt(seg->seq, tw->rcv_nxt);
 }
 
 void tw_segment_arrives(tcpw_stack *s, tcpw_tw *tw, const tcpw_packet *p, tcpw_seg *seg) {
     /* RST: RFC 1337 says ignore it (TIME-WAIT assassination); with that off, RFC 9293's
-     * rule applies: an exact match ends TIME_WAIT. */
+     * rule applies: an exact match ends TIME_WAIT, one elsewhere in the window earns a
+     * challenge ACK (RFC 5961 §3.2), one outside it is dropped. */
     if (seg->flags & TCPW_RST) {
+        uint32_t wnd = (uint32_t)tw->rcv_wnd << tw->rcv_wscale;
         if (s->cfg.rfc1337) {
             tw_note(s, tw, "RST ignored in TIME_WAIT (RFC 1337)");
         } else if (seg->seq == tw->rcv_nxt) {
             tw_kill(s, tw, TCPW_CAUSE_SEGMENT, NULL, seg);
+        } else if (seq_in(seg->seq, tw->rcv_nxt, tw->rcv_nxt + wnd) && challenge_ack_budget(s)) {
+            tw_note(s, tw, "challenge ACK (RFC 5961)");
+            tw_send_ack(s, tw);
         }
         return;
     }
@@ -132,6 +142,8 @@ void tw_segment_arrives(tcpw_stack *s, tcpw_tw *tw, const tcpw_packet *p, tcpw_s
             listen_reopen(l, p, seg, old_snd_nxt);
             return;
         }
+        /* RFC 9293 §3.10.7.4 fourth (RFC 5961 §4.2): a challenge ACK, rate-limited (§7) */
+        if (!challenge_ack_budget(s)) return;
         tw_note(s, tw, "SYN in TIME_WAIT not newer than the old connection: ACK");
         tw_send_ack(s, tw);
         return;
@@ -150,8 +162,11 @@ void tw_segment_arrives(tcpw_stack *s, tcpw_tw *tw, const tcpw_packet *p, tcpw_s
         return;
     }
     /* Anything else carrying sequence space is an old duplicate: not acceptable, so answered
-     * with an ACK (RFC 9293 §3.10.7.4 first). A bare ACK is acceptable and changes nothing. */
-    if (seg->len > 0 || seg->seq != tw->rcv_nxt || paws) {
+     * with an ACK (RFC 9293 §3.10.7.4 first). A bare ACK is acceptable and changes nothing —
+     * unless it acknowledges what was never sent: "send an ACK, drop the segment" (fifth
+     * step; RFC 5961 §5.2). */
+    if (seg->len > 0 || seg->seq != tw->rcv_nxt || paws ||
+        ((seg->flags & TCPW_ACK) && seq_gt(seg->ack, tw->snd_nxt))) {
         tw_note(s, tw, "old duplicate in TIME_WAIT: rejected, ACK sent");
         tw_send_ack(s, tw);
     }
