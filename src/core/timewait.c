@@ -108,13 +108,22 @@ static void tw_note(tcpw_stack *s, const tcpw_tw *tw, const char *text) {
 /* A SYN may start a new incarnation of the 4-tuple when it is provably newer than everything
  * of the old one: by timestamp when both used them (RFC 6191 §2), else by sequence number
  * (RFC 1122 §4.2.2.13). */
-static bool syn_may_reopen(const tcpw_tw *tw, const tcpw_seg *seg) {
-    if (tw->ts_ok && seg->opts.has_ts) {
-        /* RFC 6191 §2: a greater timestamp; or an equal one and a greater sequence number */
-        if (seg->opts.tsval == tw->ts_recent) return seq_gt(seg->seq, tw->rcv_nxt);
-        return seq_gt(seg->opts.tsval, tw->ts_recent);
+static bool syn_may_reopen(const tcpw_stack *s, const tcpw_tw *tw, const tcpw_seg *seg) {
+    /* RFC 6191 §2: "Timestamps would be enabled for the new incarnation" when both ends
+     * offer them. */
+    bool new_ts = s->cfg.timestamps && seg->opts.has_ts;
+    bool newer_seq = seq_gt(seg->seq, tw->rcv_nxt);
+    if (!tw->ts_ok) {
+        /* The previous incarnation did not use timestamps: a new one that does is protected
+         * by PAWS from its first segment on, so it is honoured; one that does not needs a
+         * greater sequence number (RFC 1122 §4.2.2.13). */
+        return new_ts || newer_seq;
     }
-    return seq_gt(seg->seq, tw->rcv_nxt);
+    if (!new_ts) return newer_seq;
+    /* Both used timestamps: a greater timestamp, or an equal one and a greater sequence
+     * number. */
+    if (seg->opts.tsval == tw->ts_recent) return newer_seq;
+    return seq_gt(seg->opts.tsval, tw->ts_recent);
 }
 
 void tw_segment_arrives(tcpw_stack *s, tcpw_tw *tw, const tcpw_packet *p, tcpw_seg *seg) {
@@ -135,7 +144,7 @@ void tw_segment_arrives(tcpw_stack *s, tcpw_tw *tw, const tcpw_packet *p, tcpw_s
     }
     if ((seg->flags & (TCPW_SYN | TCPW_ACK)) == TCPW_SYN) {
         tcpw_conn *l = listener_find(s, &p->dst);
-        if (l && syn_may_reopen(tw, seg)) {
+        if (l && syn_may_reopen(s, tw, seg)) {
             uint32_t old_snd_nxt = tw->snd_nxt;
             tw_note(s, tw, "new SYN is newer than the old connection: reopen (RFC 6191)");
             tw_kill(s, tw, TCPW_CAUSE_SEGMENT, "reopen", seg);

@@ -416,6 +416,30 @@ static void test_syn_without_ts_by_sequence(void) {
     fx_free(&f);
 }
 
+/* RFC 6191 §2: "If the previous incarnation of the connection did not use Timestamps" and
+ * they "would be enabled for the new incarnation", honor the request whatever its sequence
+ * number: PAWS protects the new incarnation from its first segment on. Without timestamps
+ * the sequence number decides. */
+static void test_syn_ts_after_connection_without_ts(void) {
+    fx f;
+    fx_init(&f);
+    f.cfg.timestamps = true; /* we offer them; the old peer did not (fx_in sends no option) */
+    fx_start(&f);
+    fx_time_wait(&f);
+    REQUIRE(!f.c->ts_ok);
+    tcpw_close(f.c, f.now);
+    f.c = NULL;
+    fx_clear(&f);
+    fx_in(&f, TCPW_SYN, FX_IRS, 0, NULL, 0); /* no timestamps, old sequence: stays */
+    expect_ack(&f);
+    expect_time_wait(&f, true);
+    fx_clear(&f);
+    fx_in_ts(&f, TCPW_SYN, FX_IRS, 0, FX_PEER_TS, 0, NULL, 0); /* timestamps: honoured */
+    uint32_t iss2;
+    expect_reopened(&f, FX_IRS, &iss2);
+    fx_free(&f);
+}
+
 /* RFC 7323 §5.3 in TIME_WAIT: the peer's FIN again but with an old timestamp is not acceptable:
  * ACK (with TSecr = TS.Recent), dropped — it does not restart 2MSL. */
 static void check_refin_paws(bool compact) {
@@ -466,6 +490,7 @@ int main(void) {
     RUN(test_syn_ts_equal_seq_old_challenge_ack);
     RUN(test_syn_ts_older_rejected);
     RUN(test_syn_without_ts_by_sequence);
+    RUN(test_syn_ts_after_connection_without_ts);
     RUN(test_refin_paws_full);
     RUN(test_refin_paws_compact);
     return test_summary();
