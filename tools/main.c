@@ -10,6 +10,7 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"sim", cmd_sim, "run a close scenario in the deterministic simulator and draw it"},
+    {"analyze", cmd_analyze, "read a capture: both endpoints' states on every packet, close verdicts"},
 };
 
 static void usage(FILE *f) {
