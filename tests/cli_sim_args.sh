@@ -192,11 +192,11 @@ if command -v script >/dev/null; then
 fi
 
 # ---- the seeds' "why" arguments, one command each ----------------------------------------------
-# old-duplicate: with the default MSL the stray segment is rejected (RST, ignored in TIME_WAIT)
+# old-duplicate: with the default MSL the stray segment is rejected (its RST falls outside the TIME_WAIT window)
 # and the data is intact; with --msl 0 it lands in the new connection and corrupts it.
 "$BIN" sim --scenario old-duplicate >"$tmp/od.txt" || fail "old-duplicate exited $?"
 grep -q '^data check: every byte arrived exactly once, in order$' "$tmp/od.txt" || fail "old-duplicate: data not intact with 2MSL"
-grep -q 'note: RST ignored in TIME_WAIT (RFC 1337)' "$tmp/od.txt" || fail "old-duplicate: the stray's RST is not shown ignored in TIME_WAIT"
+grep -q 'note: RST outside the window: dropped' "$tmp/od.txt" || fail "old-duplicate: the stray's RST is not shown dropped by TIME_WAIT"
 "$BIN" sim --scenario old-duplicate --msl 0 >"$tmp/od0.txt" || fail "old-duplicate --msl 0 exited $?"
 grep -q 'DATA DIFFERS' "$tmp/od0.txt" || fail "old-duplicate --msl 0: no corruption shown"
 grep -q '^data check: FAILED' "$tmp/od0.txt" || fail "old-duplicate --msl 0: data check does not fail"

@@ -406,8 +406,8 @@ static void text_and_fin(tcpw_conn *c, tcpw_seg *seg, bool fin_in_order) {
             /* RFC 2525 §2.17 (and Linux): the application closed and will never read this.
              * Tell the peer at once: RST, and the connection is gone. */
             conn_note(c, "data after close(): RST (RFC 2525 §2.17)");
-            send_rst(s, &c->local, &c->remote, c->snd_max, 0, false);
             conn_close_now(c, TCPW_ERESET, 0, TCPW_CAUSE_SEGMENT, NULL, seg);
+            send_rst(s, &c->local, &c->remote, c->snd_max, 0, false);
             return;
         }
         if (seg->seq == c->rcv_nxt) {
@@ -494,8 +494,8 @@ static void synchronized_arrives(tcpw_conn *c, tcpw_seg *seg) {
      * (SYN_RCVD, or FIN_WAIT_1 entered from it) the peer's SYN+ACK repeats its SYN at IRS.
      * That SYN is old, but the ACK completes the handshake: take the segment from IRS+1 on,
      * so the sequence check accepts it and the ACK takes us to ESTABLISHED (as Linux does). */
-    if (c->snd_una == c->iss && (seg->flags & (TCPW_SYN | TCPW_ACK | TCPW_RST)) ==
-                                    (TCPW_SYN | TCPW_ACK) &&
+    if (c->snd_una == c->iss &&
+        (seg->flags & (TCPW_SYN | TCPW_ACK | TCPW_RST)) == (TCPW_SYN | TCPW_ACK) &&
         seg->seq == c->irs) {
         seg->flags &= (uint8_t)~TCPW_SYN;
         seg->seq++;
@@ -522,6 +522,12 @@ static void synchronized_arrives(tcpw_conn *c, tcpw_seg *seg) {
         seg->data_len = 0;
         seg->flags &= (uint8_t)~TCPW_FIN;
         acceptable = true;
+    }
+    if (!acceptable && (seg->flags & TCPW_RST)) {
+        /* "If the RST bit is set and the sequence number is outside the current receive
+         * window, silently drop the segment" (RFC 5961 §3.2). */
+        conn_note(c, "RST outside the window: dropped (RFC 9293 §3.10.7.4)");
+        return;
     }
     if (!acceptable) {
         if (c->state == TCPW_TIME_WAIT &&
@@ -607,14 +613,18 @@ static void synchronized_arrives(tcpw_conn *c, tcpw_seg *seg) {
         (seq_lt(c->snd_wl1, seg->seq) || (c->snd_wl1 == seg->seq && seq_le(c->snd_wl2, seg->ack))))
         update_send_window(c, seg);
 
+    /* The peer answers with a zero window: it is alive and merely full. Probing it must go
+     * on for as long as it keeps answering (RFC 1122 §4.2.2.17), so its answers are not
+     * counted against the retransmission limit. */
+    if (c->snd_wnd == 0) c->retries = 0;
+
     bool fin_now_acked = !fin_was_acked && our_fin_acked(c);
     /* the FIN is processed at the eighth step when the segment is in order and its text fits
      * (and, after close(), carries no text: that text is answered with RST, RFC 2525 §2.17).
      * A bare FIN+ACK after close() takes FIN_WAIT_1 straight to TIME_WAIT (RFC 9293
      * §3.10.7.4 eighth: "if our FIN has been ACKed (perhaps in this segment)"). */
     bool fin_follows = (seg->flags & TCPW_FIN) && seg->seq == c->rcv_nxt &&
-                       seg->data_len <= ring_free(&c->rcvbuf) &&
-                       !(c->rst_on_data && seg->data_len);
+                       seg->data_len <= ring_free(&c->rcvbuf) && !(c->rst_on_data && seg->data_len);
     switch (c->state) {
     case TCPW_FIN_WAIT_1:
         /* Our FIN is acknowledged: FIN_WAIT_2 — unless the peer's FIN rides on this very

@@ -72,13 +72,9 @@ void trace_state_change(tcpw_stack *s, uint64_t id, const tcpw_endpoint *local,
                     .cause = cause,
                     .what = what,
                     .transition = idx};
-    if (seg) {
-        t.seg.flags = seg->flags;
-        t.seg.seq = seg->seq;
-        t.seg.ack = seg->ack;
-        t.seg.len = seg->data_len;
-        t.seg.win = (uint16_t)seg->wnd;
-    }
+    /* The cause is the segment as it arrived (s->arrived), not the copy the state machine
+     * trimmed to the window on its way. */
+    if (seg) t.seg = s->arrived;
     trace_emit(s, &t);
 }
 
@@ -305,6 +301,11 @@ void tcpw_input(tcpw_stack *s, const uint8_t *pkt, size_t len, uint64_t now) {
     s->stats.pkts_in++;
     tcpw_seg seg;
     seg_from_packet(&p, &seg);
+    s->arrived = (tcpw_seg_summary){.flags = seg.flags,
+                                    .seq = seg.seq,
+                                    .ack = seg.ack,
+                                    .len = seg.data_len,
+                                    .win = (uint16_t)seg.wnd};
     if (seg.flags & TCPW_RST) s->stats.rst_received++;
 
     /* The connection is named from our side: local = destination, remote = source. */

@@ -148,7 +148,8 @@ struct tcpw_stack {
     uint64_t challenge_slot;
     uint32_t challenge_count;
 
-    uint32_t port_hint;                    /* RFC 6056 Algorithm 3 counter */
+    uint32_t port_hint;       /* RFC 6056 Algorithm 3 counter */
+    tcpw_seg_summary arrived; /* header of the segment being processed, as it arrived */
     uint8_t pkt[TCPW_MAX_HEADERS + 65536]; /* output packet under construction */
 };
 

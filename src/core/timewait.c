@@ -132,11 +132,16 @@ void tw_segment_arrives(tcpw_stack *s, tcpw_tw *tw, const tcpw_packet *p, tcpw_s
      * challenge ACK (RFC 5961 §3.2), one outside it is dropped. */
     if (seg->flags & TCPW_RST) {
         uint32_t wnd = (uint32_t)tw->rcv_wnd << tw->rcv_wscale;
-        if (s->cfg.rfc1337) {
+        bool in_window =
+            seg->seq == tw->rcv_nxt || seq_in(seg->seq, tw->rcv_nxt, tw->rcv_nxt + wnd);
+        if (!in_window) {
+            /* fails the sequence check (§3.10.7.4 first): dropped, RFC 1337 or not */
+            tw_note(s, tw, "RST outside the window: dropped (RFC 9293 §3.10.7.4)");
+        } else if (s->cfg.rfc1337) {
             tw_note(s, tw, "RST ignored in TIME_WAIT (RFC 1337)");
         } else if (seg->seq == tw->rcv_nxt) {
             tw_kill(s, tw, TCPW_CAUSE_SEGMENT, NULL, seg);
-        } else if (seq_in(seg->seq, tw->rcv_nxt, tw->rcv_nxt + wnd) && challenge_ack_budget(s)) {
+        } else if (challenge_ack_budget(s)) {
             tw_note(s, tw, "challenge ACK (RFC 5961)");
             tw_send_ack(s, tw);
         }

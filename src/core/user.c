@@ -155,13 +155,19 @@ ptrdiff_t tcpw_send(tcpw_conn *c, const void *buf, size_t len, uint64_t now) {
     return n;
 }
 
-/* RFC 1122 §4.2.3.3: tell the peer when reading opened the window by a useful amount. */
+/* Tell the peer when reading opened the window by a useful amount. RFC 9293 §3.8.6.2.2
+ * bounds how far the right edge may move (at least min(buffer/2, MSS)); when to send the
+ * update unasked is the implementation's choice. Like Linux (tcp_cleanup_rbuf) we send one
+ * when the window at least doubled: a peer stalled on a small or zero window hears at once,
+ * while an application reading each segment as it arrives does not double the ACKs of a
+ * bulk transfer (the next data segment's ACK carries the news). */
 static void window_update_after_read(tcpw_conn *c) {
     if (c->rcv_fin || c->state == TCPW_SYN_SENT) return;
     uint32_t could = ring_free(&c->rcvbuf);
     uint32_t told = conn_rcv_wnd(c);
-    uint32_t step = c->rcvbuf.cap / 2 < c->snd_mss ? c->rcvbuf.cap / 2 : c->snd_mss;
-    if (could >= told + step) {
+    uint32_t half = c->rcvbuf.cap / 2;
+    uint32_t sws = half < c->snd_mss ? half : c->snd_mss;
+    if (could >= told + sws && could / 2 >= told) {
         c->ack_now = true;
         conn_output(c);
     }
@@ -219,15 +225,18 @@ int tcpw_shutdown(tcpw_conn *c, uint64_t now) {
 
 /* Sends <SEQ=SND.NXT><CTL=RST> where RFC 9293 §3.10.5 calls for it and enters CLOSED. */
 static void reset_connection(tcpw_conn *c, const char *what) {
+    bool rst;
     switch (c->state) {
     case TCPW_SYN_RCVD:
     case TCPW_ESTABLISHED:
     case TCPW_FIN_WAIT_1:
     case TCPW_FIN_WAIT_2:
-    case TCPW_CLOSE_WAIT: send_rst(c->stack, &c->local, &c->remote, c->snd_max, 0, false); break;
-    default: /* SYN_SENT, CLOSING, LAST_ACK, TIME_WAIT: no RST */ break;
+    case TCPW_CLOSE_WAIT: rst = true; break;
+    default: /* SYN_SENT, CLOSING, LAST_ACK, TIME_WAIT: no RST */ rst = false; break;
     }
+    /* the state change is the cause, the RST its consequence: trace it first */
     if (c->state != TCPW_CLOSED) conn_close_now(c, 0, 0, TCPW_CAUSE_USER, what, NULL);
+    if (rst) send_rst(c->stack, &c->local, &c->remote, c->snd_max, 0, false);
 }
 
 /* Closing a listener resets the connections that were never accepted (as Linux does). */
@@ -259,9 +268,10 @@ int tcpw_close(tcpw_conn *c, uint64_t now) {
         close_listener(c, "close()");
         return TCPW_OK;
     }
-    if (c->rcvbuf.len && c->state != TCPW_CLOSED) {
+    if (c->rcvbuf.len && c->state != TCPW_CLOSED && c->state != TCPW_TIME_WAIT) {
         /* RFC 2525 §2.17: closing with unread received data loses it: say so with a RST
-         * rather than the FIN that would claim an orderly close. */
+         * rather than the FIN that would claim an orderly close. (In TIME_WAIT both FINs are
+         * acknowledged already; the data is dropped and TIME_WAIT runs its 2MSL.) */
         conn_note(c, "close() with unread data: RST instead of FIN (RFC 2525 §2.17)");
         reset_connection(c, "close() with unread data");
         release_handle(c);

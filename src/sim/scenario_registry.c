@@ -112,10 +112,10 @@ static void build_old_duplicate(tcpw_scn_spec *s) {
     v->send_bytes = 0;
     v->close_delay_us = 0;
     /* The client's 40th segment (data at relative seq 54021) is held 70 ms: it arrives at
-     * 160 ms, after the first connection is over (120 ms) and just after the server accepted
-     * a reconnection at once (msl 0: at 120 ms, ISN + 120 ms / 4 us = ISN + 30000, so the
-     * old bytes fall 24020 bytes into the new stream, inside its window). With 2MSL the
-     * client cannot reconnect until 60 s later, and the server answers the stray with RST. */
+     * 200 ms, after the first connection is over (160 ms) and after the server accepted a
+     * reconnection at once (msl 0: at 160 ms, ISN + 160 ms / 4 us = ISN + 40000, so the old
+     * bytes fall 14020 bytes into the new stream, inside its window). With 2MSL the client
+     * cannot reconnect until 60 s later, and the server answers the stray with RST. */
     s->rules[s->nrules++] = "client>server#40@hold=70ms";
 }
 
