@@ -35,3 +35,11 @@ format:
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# The benchmark (bench/README.md): tcpwave against lwIP and Linux loopback, built in its own
+# directory by bench/Makefile so that the main build never depends on lwIP.
+bench: setup
+	@$(MAKE) --no-print-directory -C bench run MODE=full
+
+bench-quick: setup
+	@$(MAKE) --no-print-directory -C bench run MODE=quick

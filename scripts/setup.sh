@@ -7,8 +7,9 @@ set -euo pipefail
 # valgrind checks leaks, rsvg-convert renders SVG, iproute2 makes network namespaces; curl, socat
 # and python3 are the unmodified kernel-side programs of the TUN interop tests; tcpdump captures
 # real Linux closes for the analyzer tests, python3-dpkt ships the public sample capture they read.
-# liblwip-dev is the lwIP baseline of bench/ (make bench, make bench-quick).
-PACKAGES=(gcc make cmake pkg-config libpcap-dev tshark valgrind librsvg2-bin iproute2 python3 curl socat tcpdump python3-dpkt liblwip-dev)
+# liblwip-dev is the lwIP baseline of bench/ (make bench, make bench-quick). fonts-wqy-microhei
+# gives rsvg-convert the Chinese glyphs of --lang zh SVGs.
+PACKAGES=(gcc make cmake pkg-config libpcap-dev tshark valgrind librsvg2-bin iproute2 python3 curl socat tcpdump python3-dpkt liblwip-dev fonts-wqy-microhei)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

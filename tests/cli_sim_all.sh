@@ -17,7 +17,7 @@ mapfile -t names < <(awk '{print $1}' "$tmp/list")
 fails=0
 for want in four-way server-first half-close three-way-close simultaneous-close simultaneous-open \
     close-in-syn-rcvd lost-last-ack lost-fin time-wait-expiry old-duplicate rst-on-unread-data \
-    abort fin-wait-2-timeout close-wait-leak; do
+    abort fin-wait-2-timeout close-wait-leak tw-reuse; do
     grep -q "^$want  " "$tmp/list" || { echo "FAIL: --list lacks $want"; fails=$((fails + 1)); }
 done
 # one line each: a name, two spaces or more, a description

@@ -219,7 +219,51 @@ rst = [e for e in b if e["ev"] == "seg" and e["from"] == "client" and "R" in e["
 assert rst, "no RST from the client with --msl 0"
 end_b = [e for e in b if e["ev"] == "state" and e["who"] == "server" and e["to"] == "CLOSED"]
 assert end_b and end_b[-1]["from"] == "LAST_ACK" and end_b[-1]["cause"].startswith("seg:R "), end_b
+# the RST (no ACK flag: the rules, counting only segments with ACK, never drop it) answers the
+# server's first retransmitted FIN at once: the seeds' "FIN into a peer that has forgotten"
+fins_b = server_fins(b)
+assert len(fins_b) == 2 and fins_b[1]["t_us"] == 1150000, [f["t_us"] for f in fins_b]
+assert rst[0]["t_us"] == 1160000 and rst[0]["fate"] == "delivered", rst[0]
+assert end_b[-1]["t_us"] == 1170000, end_b[-1]
 EOF
+
+# ---- tw-reuse: the same reconnection, refused until 2MSL ends or allowed at once ----------------
+"$BIN" sim --scenario tw-reuse >"$tmp/tw.txt" || fail "tw-reuse exited $?"
+"$BIN" sim --scenario tw-reuse --tw-reuse >"$tmp/tw1.txt" || fail "tw-reuse --tw-reuse exited $?"
+grep -q 'note: connect(): address in use; retrying when it is free' "$tmp/tw.txt" ||
+    fail "tw-reuse: the reconnection is not shown refused"
+grep -q '^ 60.160000 .*2MSL timer: TIME_WAIT -> CLOSED' "$tmp/tw.txt" ||
+    fail "tw-reuse: TIME_WAIT does not last 2MSL without --tw-reuse"
+grep -q '^ 60.160000 .*--\[SYN\] seq=0' "$tmp/tw.txt" || fail "tw-reuse: no SYN when 2MSL ends"
+grep -q '^  1.160000 .*connect() reuses the 4-tuple (tw_reuse): TIME_WAIT ->' "$tmp/tw1.txt" ||
+    fail "tw-reuse --tw-reuse: the trace does not show the 4-tuple reused at 1.16 s"
+grep -q 'note: connect(): address in use' "$tmp/tw1.txt" && fail "tw-reuse --tw-reuse: still 'address in use'"
+grep -q '^  1.160000 .*--\[SYN\] seq=0' "$tmp/tw1.txt" || fail "tw-reuse --tw-reuse: no SYN at 1.16 s"
+grep -q '^client app (connection 2): sent 100, read 200 of 200 bytes' "$tmp/tw1.txt" ||
+    fail "tw-reuse --tw-reuse: the second connection does not complete"
+
+# ---- the summary: a listener's remote end is any address, any port -----------------------------
+"$BIN" sim >"$tmp/fw.txt"
+grep -q '^  LISTEN      192.0.2.2:80 \*:\*$' "$tmp/fw.txt" || fail "the listener is not shown as *:*"
+grep -q ':0$' "$tmp/fw.txt" && fail "an endpoint shown with port 0"
+
+# ---- --lang zh: the heading and --list in Chinese; English otherwise ---------------------------
+"$BIN" sim --lang zh -q >"$tmp/zh.txt" || fail "--lang zh exited $?"
+head -1 "$tmp/zh.txt" | grep -q '^four-way: 种子文章中的四次挥手' || fail "--lang zh: the heading is not in Chinese"
+head -3 "$tmp/zh.txt" | grep -q '第四次挥手' || fail "--lang zh: the heading does not go on in Chinese"
+python3 - "$tmp/zh.txt" <<'EOF' || fail "--lang zh: the heading is wider than 98 columns"
+import sys, unicodedata
+for line in open(sys.argv[1], encoding="utf-8").read().split("\n\n")[0].split("\n"):
+    w = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+    assert w <= 98, (w, line)
+EOF
+"$BIN" sim --list --lang zh >"$tmp/list-zh" || fail "--list --lang zh exited $?"
+"$BIN" sim --list >"$tmp/list-en" || fail "--list exited $?"
+[ "$(wc -l <"$tmp/list-zh")" -eq "$(wc -l <"$tmp/list-en")" ] || fail "--list --lang zh lists other scenarios"
+grep -q '^half-close  *半关闭' "$tmp/list-zh" || fail "--list --lang zh: half-close not described in Chinese"
+grep -q '同时打开' "$tmp/list-zh" && grep -q '同时关闭' "$tmp/list-zh" && grep -q '2MSL' "$tmp/list-zh" ||
+    fail "--list --lang zh: the seeds' terms are missing"
+grep -qP '[\x{4e00}-\x{9fff}]' "$tmp/list-en" && fail "--list without --lang zh is not English"
 
 # ---- the man page ----------------------------------------------------------------------------
 MAN=docs/tcpwave.1

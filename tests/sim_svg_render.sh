@@ -3,17 +3,25 @@
 #  1. parsed (python3 xml.etree): well-formed XML; one <g class="seg"> per segment of the JSON
 #     of the same run; each dropped segment drawn dashed and ending in a cross; every state
 #     either side passes through labelled (class="state"); timers drawn as spans (class="timer":
-#     2MSL for every TIME_WAIT, one RTO span per retransmission timeout);
+#     2MSL for every TIME_WAIT, one RTO span per retransmission timeout and none without one,
+#     a FIN_WAIT_2 span for every orphaned FIN_WAIT_2 timeout); no text covers another text or
+#     a lost segment's cross (boxes of the monospace font, turned with their arrows);
 #  2. rendered to PNG by a real renderer (rsvg-convert, package librsvg2-bin, installed by
 #     scripts/setup.sh): the render succeeds, and the image, decoded by a small zlib-based PNG
 #     reader, has the SVG's size and is not blank (many colours, ink in both timelines' columns).
 # Set TCPW_SVG_KEEP=DIR to keep the SVGs and PNGs for a look.
+#  3. --lang zh: a font with Chinese glyphs is installed (fonts-wqy-microhei, scripts/setup.sh)
+#     and the SVG names one, or the Chinese renders as boxes.
 set -u
 BUILD=${1:?usage: sim_svg_render.sh BUILD_DIR}
 BIN=$BUILD/tcpwave
 [ -x "$BIN" ] || { echo "FAIL: $BIN not built"; exit 1; }
 if ! command -v rsvg-convert >/dev/null; then
     echo "FAIL: rsvg-convert not found: install librsvg2-bin (bash scripts/setup.sh)"
+    exit 1
+fi
+if command -v fc-list >/dev/null && [ -z "$(fc-list :lang=zh family)" ]; then
+    echo "FAIL: no font with Chinese glyphs: --lang zh SVGs render as boxes (bash scripts/setup.sh installs fonts-wqy-microhei)"
     exit 1
 fi
 tmp=$(mktemp -d)
@@ -101,6 +109,78 @@ if tw and not any("2MSL" in t for t in timers):
 rto = [e for e in ev if e["ev"] == "note" and "retransmission timeout" in e["text"]]
 if len([t for t in timers if "RTO" in t]) < len(rto):
     problems.append("%d retransmission timeouts, %d RTO spans" % (len(rto), len([t for t in timers if "RTO" in t])))
+if not any(e["ev"] == "note" and "retransmi" in e["text"] for e in ev) and any("RTO" in t for t in timers):
+    problems.append("an RTO span without any retransmission")
+fw2 = [e for e in ev if e["ev"] == "state" and e["cause"] == "timer:fin_wait_2"]
+if len([t for t in timers if "FIN_WAIT_2" in t]) != len(fw2):
+    problems.append("%d FIN_WAIT_2 timeouts, %d FIN_WAIT_2 spans" % (len(fw2), len([t for t in timers if "FIN_WAIT_2" in t])))
+if "WenQuanYi Micro Hei" not in (root.get("font-family") or ""):
+    problems.append("no CJK font in the font-family")
+
+# ---- nothing covers anything: texts (monospace, 0.602 em wide, turned with their arrow) and
+# lost segments' crosses, as boxes with the halo's margin ----
+import math, re
+def cols(s):
+    return sum(2 if (0x2E80 <= ord(c) <= 0xA4CF or 0xFF00 <= ord(c) <= 0xFF60) else 1 for c in s)
+parent = {c: p for p in root.iter() for c in p}
+def up(el, attr):
+    while el is not None:
+        if el.get(attr): return el.get(attr)
+        el = parent.get(el)
+    return None
+def owner(el):
+    while el is not None:
+        if el.tag == NS + "g" and el.get("class"): return id(el)
+        el = parent.get(el)
+    return None
+def quad(x0, x1, y0, y1, tf):
+    m = re.match(r"translate\(([-\d.]+)[ ,]([-\d.]+)\)(?: rotate\(([-\d.]+)\))?", tf or "")
+    tx, ty, a = (float(m.group(1)), float(m.group(2)), float(m.group(3) or 0)) if m else (0, 0, 0)
+    c, s = math.cos(math.radians(a)), math.sin(math.radians(a))
+    return [(tx + u * c - v * s, ty + u * s + v * c) for u, v in ((x0, y0), (x1, y0), (x1, y1), (x0, y1))]
+def apart(a, b):
+    for k in range(4):
+        (x1, y1), (x2, y2) = a[k], a[(k + 1) % 4]
+        nx, ny = y2 - y1, x1 - x2
+        l = math.hypot(nx, ny)
+        if l < 1e-9: continue
+        pa = [(p[0] * nx + p[1] * ny) / l for p in a]
+        pb = [(p[0] * nx + p[1] * ny) / l for p in b]
+        if max(pa) <= min(pb) + 0.5 or max(pb) <= min(pa) + 0.5: return True
+    return False
+boxes = []
+for t in root.iter(NS + "text"):
+    if up(t, "class") in ("explain", "participant", "title") or "explain" in [up(a, "class") for a in [t]]:
+        continue
+    if any((a.get("class") or "") in ("explain", "participant") for a in [parent.get(t), parent.get(parent.get(t))] if a is not None):
+        continue
+    fs = float(up(t, "font-size") or 12)
+    w = cols(t.text or "") * 0.602 * fs
+    for sp in t.iter(NS + "tspan"):
+        w += cols("".join(sp.itertext())) * 0.602 * float(sp.get("font-size") or fs) + float(sp.get("dx") or 0)
+        w += cols(sp.tail or "") * 0.602 * fs
+    if w <= 0 or t.get("class") == "title": continue
+    x, y = float(t.get("x") or 0), float(t.get("y") or 0)
+    anchor = t.get("text-anchor") or "start"
+    x0 = x - w / 2 if anchor == "middle" else x - w if anchor == "end" else x
+    boxes.append((quad(x0 - 1.5, x0 + w + 1.5, y - 0.75 * fs - 1.5, y + 0.22 * fs + 1.5, up(t, "transform")),
+                  "".join(t.itertext())[:40], owner(t)))
+for g in groups:
+    for p in g.iter(NS + "path"):
+        d = p.get("d", "")
+        if d.count("M") == 2 and p.get("fill") in (None, "none"):
+            v = [float(x) for x in re.findall(r"[-\d.]+", d)]
+            cx, cy = (v[0] + v[2]) / 2, (v[1] + v[3]) / 2
+            boxes.append((quad(cx - 6, cx + 6, cy - 6, cy + 6, None), "a cross", id(g)))
+covered = []
+for i in range(len(boxes)):
+    for j in range(i + 1, len(boxes)):
+        a, b = boxes[i], boxes[j]
+        if a[2] is not None and a[2] == b[2]: continue
+        if not apart(a[0], b[0]) and not apart(b[0], a[0]):
+            covered.append("%r covers %r" % (a[1], b[1]))
+if covered:
+    problems.append("%d overlaps, e.g. %s" % (len(covered), "; ".join(covered[:3])))
 
 # ---- the PNG, decoded ----
 def read_png(path):
@@ -187,16 +267,16 @@ EOF
 run_case
 run_case --scenario four-way --explain
 run_case --scenario four-way --explain --lang zh
-run_case --scenario lost-last-ack
+for name in $("$BIN" sim --list | awk '{print $1}'); do
+    [ "$name" = four-way ] || run_case --scenario "$name"
+done
 run_case --scenario lost-last-ack --msl 0
-run_case --scenario lost-fin
-run_case --scenario simultaneous-close
-run_case --scenario simultaneous-open
-run_case --scenario half-close
+run_case --scenario lost-last-ack --msl 0 --explain --lang zh
 run_case --scenario old-duplicate --msl 0
-run_case --scenario rst-on-unread-data
-run_case --scenario fin-wait-2-timeout
+run_case --scenario tw-reuse --tw-reuse --explain
+run_case --scenario half-close --explain
 run_case --drop 'server>client#1:F' --loss 10% --seed 5
+run_case --reorder 30% --seed 2
 
 if [ $fails -ne 0 ]; then
     echo "sim_svg_render: $fails of $n cases FAILED"

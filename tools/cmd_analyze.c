@@ -23,6 +23,7 @@
 #include "analyze/capture.h"
 #include "analyze/report.h"
 #include "cmds.h"
+#include "util/duration.h"
 #include "view/view.h"
 
 typedef struct an_cli {
@@ -38,7 +39,7 @@ typedef struct an_cli {
 
 static void usage(FILE *f) {
     fputs("usage: tcpwave analyze [-f FILTER] [--json] [--packets] [--conn N [--format FMT]]\n"
-          "                       [--msl MS] [-o FILE] [FILE | -]\n"
+          "                       [--msl S] [-o FILE] [FILE | -]\n"
           "'tcpwave analyze --help' describes every option.\n",
           f);
 }
@@ -65,7 +66,8 @@ static void help(FILE *f) {
           "  -e, --explain        annotate the ladder in plain words with RFC sections\n"
           "      --lang en|zh     language of the explanations\n"
           "  -a, --absolute       raw sequence numbers instead of relative ones\n"
-          "      --msl MS         Maximum Segment Lifetime (default 30000: TIME_WAIT 60 s, Linux)\n"
+          "      --msl S          Maximum Segment Lifetime in seconds, or with a unit (500ms,\n"
+          "                       2s), as tcpwave sim --msl; default 30: TIME_WAIT 60 s, Linux\n"
           "      --rfc1337        endpoints ignore RST in TIME_WAIT (RFC 1337; Linux does not)\n"
           "      --color[=WHEN]   auto, always, never (ladder only); --no-color\n"
           "      --no-progress    no progress bar on stderr\n"
@@ -159,7 +161,6 @@ static int parse_args(int argc, char **argv, an_cli *cli) {
     optind = 1;
     opterr = 0;
     int ch;
-    long v;
     while ((ch = getopt_long(argc, argv, ":f:eao:h", longopts, NULL)) != -1) {
         switch (ch) {
         case 'f': cli->filter = optarg; break;
@@ -189,15 +190,20 @@ static int parse_args(int argc, char **argv, an_cli *cli) {
             cli->lang = optarg;
             break;
         case 'a': cli->absolute = true; break;
-        case O_MSL:
-            if (!parse_long(optarg, 1, 3600000, &v)) {
+        case O_MSL: {
+            /* seconds unless a unit is given, as `tcpwave sim --msl` (util/duration.h) */
+            uint64_t us;
+            if (!tcpw_duration_parse(optarg, TCPW_DUR_S, &us) || us < 1000 ||
+                us > 3600 * TCPW_DUR_S) {
                 fprintf(stderr,
-                        "tcpwave analyze: --msl wants milliseconds (1..3600000), not '%s'\n",
+                        "tcpwave analyze: --msl wants a time from 1ms to 3600s (seconds, or with "
+                        "a unit: 500ms, 2s), not '%s'\n",
                         optarg);
                 return 2;
             }
-            cli->cfg.msl_ms = (uint32_t)v;
+            cli->cfg.msl_ms = (uint32_t)(us / 1000);
             break;
+        }
         case O_RFC1337: cli->cfg.rfc1337 = true; break;
         case O_COLOR:
             if (!optarg || !strcmp(optarg, "always"))

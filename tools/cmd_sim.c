@@ -21,6 +21,7 @@
 
 #include "cmds.h"
 #include "sim/scenario.h"
+#include "util/duration.h"
 #include "view/view.h"
 
 #define TEXT_WIDTH 98 /* the ladder's width: the heading wraps to it */
@@ -59,11 +60,12 @@ static void help(FILE *f) {
         "\n"
         "What to run and how to show it:\n"
         "  -s, --scenario NAME    the scenario to run (default four-way; also positional)\n"
-        "  -l, --list             list the scenarios with a one-line description\n"
+        "  -l, --list             list the scenarios with a one-line description (in Chinese\n"
+        "                         with --lang zh)\n"
         "  -f, --format FMT       text (default), mermaid, svg or json (docs/trace-json.md)\n"
         "  -e, --explain          annotate every step in plain words with its RFC section\n"
-        "      --lang en|zh       language of the explanations (zh: the seeds' terms,\n"
-        "                         第一次挥手 ... 第四次挥手, 半关闭, 2MSL)\n"
+        "      --lang en|zh       language of the explanations and of the scenario's description\n"
+        "                         (zh: the seeds' terms, 第一次挥手 ... 第四次挥手, 半关闭, 2MSL)\n"
         "  -a, --absolute         raw sequence numbers (default: relative, as Wireshark)\n"
         "      --color[=WHEN]     auto (default: when stdout is a terminal and NO_COLOR is\n"
         "                         unset), always or never; --no-color is never\n"
@@ -102,6 +104,7 @@ static void help(FILE *f) {
         "  tcpwave sim --scenario old-duplicate --msl 0     an old segment corrupts a new\n"
         "                                                   connection (default MSL: rejected)\n"
         "  tcpwave sim --scenario lost-last-ack --msl 0     LAST_ACK's FIN answered by RST\n"
+        "  tcpwave sim --scenario tw-reuse --tw-reuse       reconnect at once from TIME_WAIT\n"
         "  tcpwave sim --drop 'server>client#1:F' --format svg -o close.svg   3rd wave lost\n"
         "  tcpwave sim --format json | jq -c 'select(.ev==\"seg\")'\n"
         "\n"
@@ -110,7 +113,13 @@ static void help(FILE *f) {
         f);
 }
 
-static void list_scenarios(FILE *f) {
+/* The scenario's description in the language of --lang. */
+static const char *description_of(const tcpw_scn_def *d, const char *lang) {
+    bool zh = lang && strcmp(lang, "zh") == 0 && d->description_zh && d->description_zh[0];
+    return zh ? d->description_zh : d->description;
+}
+
+static void list_scenarios(FILE *f, const char *lang) {
     size_t width = 0;
     for (size_t i = 0; i < tcpw_scn_count(); i++) {
         size_t n = strlen(tcpw_scn_get(i)->name);
@@ -118,7 +127,7 @@ static void list_scenarios(FILE *f) {
     }
     for (size_t i = 0; i < tcpw_scn_count(); i++) {
         const tcpw_scn_def *d = tcpw_scn_get(i);
-        fprintf(f, "%-*s  %s\n", (int)width, d->name, d->description);
+        fprintf(f, "%-*s  %s\n", (int)width, d->name, description_of(d, lang));
     }
 }
 
@@ -153,20 +162,18 @@ static int set_knob(sim_cli *c, const char *key, const char *value) {
     return 0;
 }
 
-/* --msl and --fin-timeout count in seconds when no unit is given (as tcp_fin_timeout does);
- * the scenario layer's default unit is ms, so a bare number gets an "s". */
+/* --msl and --fin-timeout count in seconds when no unit is given (as tcp_fin_timeout does),
+ * with the parser `tcpwave analyze --msl` uses too (util/duration.h); the scenario layer gets
+ * the time with an explicit unit. */
 static int set_seconds_knob(sim_cli *c, const char *key, const char *value) {
-    char buf[64];
-    const char *v = value;
-    if (*value && strspn(value, "0123456789.") == strlen(value) &&
-        strlen(value) + 2 <= sizeof buf) {
-        snprintf(buf, sizeof buf, "%ss", value);
-        v = buf;
-    }
-    char err[256];
-    if (tcpw_scn_option_set(&c->scn, key, v, err, sizeof err) < 0)
+    uint64_t us;
+    char buf[32], err[256];
+    if (!tcpw_duration_parse(value, TCPW_DUR_S, &us))
         return bad_usage("--%s: '%s' is not a time in seconds (30, 0.5, or with a unit: 500ms)",
                          key, value);
+    snprintf(buf, sizeof buf, "%lluus", (unsigned long long)us);
+    if (tcpw_scn_option_set(&c->scn, key, buf, err, sizeof err) < 0)
+        return bad_usage("--%s: '%s' is out of range", key, value);
     return 0;
 }
 
@@ -411,32 +418,11 @@ static bool want_color(const sim_cli *c, FILE *out) {
     return out == stdout && isatty(fileno(stdout));
 }
 
-/* Prints text wrapped at TEXT_WIDTH columns (by bytes: the descriptions are ASCII), going on
- * from column `col` and indenting the following lines by `indent`. */
-static void print_wrapped(FILE *out, size_t col, const char *text, size_t indent) {
-    const char *p = text;
-    while (*p) {
-        size_t word = strcspn(p, " ");
-        if (col > indent && col + 1 + word > TEXT_WIDTH) {
-            fprintf(out, "\n%*s", (int)indent, "");
-            col = indent;
-        } else {
-            fputc(' ', out);
-            col++;
-        }
-        fwrite(p, 1, word, out);
-        col += word;
-        p += word;
-        while (*p == ' ')
-            p++;
-    }
-    fputc('\n', out);
-}
-
 /* The text format's heading: which scenario, what it shows, and the knobs turned. */
 static void print_heading(FILE *out, const sim_cli *c, const tcpw_scn_def *d, bool color) {
     fprintf(out, "%s%s%s:", color ? "\033[1m" : "", d->name, color ? "\033[0m" : "");
-    print_wrapped(out, strlen(d->name) + 1, d->description, 2);
+    tcpw_view_print_wrapped(out, description_of(d, c->view.lang), strlen(d->name) + 1, 2,
+                            TEXT_WIDTH);
     if (c->given[0]) fprintf(out, "  with %s\n", c->given);
     fputc('\n', out);
 }
@@ -451,7 +437,7 @@ int cmd_sim(int argc, char **argv) {
     int rc = parse_args(&c, argc, argv);
     if (rc >= 0) return rc;
     if (c.list) {
-        list_scenarios(stdout);
+        list_scenarios(stdout, c.view.lang);
         return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
     }
     const char *name = c.scenario ? c.scenario : TCPW_SCN_DEFAULT;

@@ -291,6 +291,11 @@ static tcpw_an_add_status add_parsed(tcpw_analyzer *a, const tcpw_packet *pp, si
     p.flags = fl;
     p.side = (uint8_t)side;
     p.wscale = (fl & TCPW_SYN) && pp->opts.has_wscale ? pp->opts.wscale : 0xff;
+    if (pp->opts.has_ts) {
+        p.has_ts = 1;
+        p.tsval = pp->opts.tsval;
+        p.tsecr = pp->opts.tsecr;
+    }
     if (snapcut) p.marks |= TCPW_AN_SNAPLEN;
     if (conn_push(c, &p)) return TCPW_AN_NOMEM;
     if (c->npkt == 1) {
@@ -518,6 +523,27 @@ const char *tcpw_an_why_text(tcpw_an_why w) {
         return "it answered data with RST after closing (RFC 2525 §2.17)";
     case TCPW_AN_WHY_REOPENED: return "a new SYN on the 4-tuple ended TIME_WAIT (RFC 6191)";
     case TCPW_AN_WHY_ACK_UNSEEN: return "acknowledgments show a packet the capture missed";
+    case TCPW_AN_WHY_LOST_ACK:
+        return "the packet did not arrive: its receiver later sent again what it acknowledged";
+    case TCPW_AN_WHY_LOST_SYN:
+        return "the SYN did not arrive: its receiver acknowledged the sender's SYN without ever "
+               "answering this one with SYN+ACK";
+    case TCPW_AN_WHY_LOST_RST: return "the RST did not arrive: its receiver went on sending";
+    case TCPW_AN_WHY_LOST_UNACKED:
+        return "the packet did not arrive: its receiver's acknowledgment stopped right before it "
+               "well after it would have arrived";
+    case TCPW_AN_WHY_LOST_LATE_ANSWER:
+        return "the packet did not arrive: its receiver, bound to answer at once (RFC 9293 "
+               "§3.10.7.3), answered only a later copy";
+    case TCPW_AN_WHY_LOST_TS:
+        return "the packet did not arrive: its receiver's next timestamp echo is older than "
+               "this packet's timestamp, which it would have echoed (RFC 7323 §4.3)";
+    case TCPW_AN_WHY_DELAYED:
+        return "it arrived late, held back in the network: the receiver's RST of a closed port "
+               "(RFC 9293 §3.10.7.1) answered it long after the sender's last segment arrived";
+    case TCPW_AN_WHY_CLOSED_UNSEEN:
+        return "it answered with a closed port's RST (RFC 9293 §3.10.7.1): it had closed before "
+               "this arrived, by a call that sent nothing";
     case TCPW_AN_WHY_COUNT: break;
     }
     return "";

@@ -57,6 +57,9 @@ enum {
     TCPW_AN_LATE = 1u << 7,      /* reached the receiver only after the receiver's next packet(s)
                                     (crossed them on the wire) */
     TCPW_AN_SNAPLEN = 1u << 8,   /* payload cut by the capture's snap length */
+    TCPW_AN_DELAYED = 1u << 9,   /* inferred: held back in the network, it reached the receiver
+                                    long after it was sent — after the receiver's packet
+                                    late_after (an old duplicate); evidence: the RST answering it */
 };
 
 /* Why a state was inferred rather than seen (tcpw_an_pkt.why[side], tcpw_an_trans.why). */
@@ -73,6 +76,16 @@ typedef enum tcpw_an_why {
     TCPW_AN_WHY_DATA_AFTER_CLOSE, /* answered data with RST after closing (RFC 2525 §2.17) */
     TCPW_AN_WHY_REOPENED,         /* a new SYN on the 4-tuple ended TIME_WAIT (RFC 6191) */
     TCPW_AN_WHY_ACK_UNSEEN,       /* its peer's acknowledgments show a packet not captured */
+    TCPW_AN_WHY_LOST_ACK,         /* lost: its receiver later retransmitted what it acknowledged */
+    TCPW_AN_WHY_LOST_SYN,         /* lost: a SYN its receiver never answered with SYN+ACK */
+    TCPW_AN_WHY_LOST_RST,         /* lost: a RST its receiver ignored, going on sending */
+    TCPW_AN_WHY_LOST_TS,          /* lost: its receiver's timestamp echo stayed older (RFC 7323) */
+    TCPW_AN_WHY_LOST_UNACKED,     /* lost: its receiver's acknowledgment stopped right before it */
+    TCPW_AN_WHY_LOST_LATE_ANSWER, /* lost: its receiver answered only a later copy */
+    TCPW_AN_WHY_CLOSED_UNSEEN,    /* it answered with a closed port's RST: it had closed before
+                                     (a close() or abort() that sent nothing) */
+    TCPW_AN_WHY_DELAYED,          /* a copy that arrived late, after the connection had closed:
+                                     the receiver's closed-port RST answered it */
     TCPW_AN_WHY_COUNT
 } tcpw_an_why;
 
@@ -90,7 +103,12 @@ typedef struct tcpw_an_pkt {
                             it, the receiver's after receiving it (or where it would have,
                             when lost) — tcpw_state values */
     uint8_t why[2];      /* tcpw_an_why behind each side's state, NONE when observed */
+    uint8_t fate_why;    /* TCPW_AN_LOST: the tcpw_an_why of the loss */
+    uint8_t has_ts;      /* carries the timestamps option (RFC 7323) */
     uint32_t late_after; /* TCPW_AN_LATE: index + 1 of the receiver's last packet it crossed */
+    uint32_t evidence;   /* index + 1 of the later packet that shows this one's fate (its loss,
+                            its late arrival) or the inferred state beside it, 0 none */
+    uint32_t tsval, tsecr; /* the timestamps option, when has_ts */
 } tcpw_an_pkt;
 
 /* ---- per connection --------------------------------------------------------------------- */
@@ -173,6 +191,7 @@ typedef struct tcpw_an_conn {
     uint64_t lag_us[2]; /* each side's response lag as seen from the capture point */
     bool lag_known[2];
     int prev_conn; /* index of the previous connection on this 4-tuple, -1 none */
+    size_t ndelayed; /* packets marked TCPW_AN_DELAYED */
     bool finished;
 } tcpw_an_conn;
 

@@ -164,7 +164,11 @@ static void lags(tcpw_an_conn *c) {
             const tcpw_an_pkt *p = &c->pkt[i];
             if (p->side != x) {
                 uint32_t sl = seglen(p);
-                if (sl && !(p->flags & TCPW_RST) && !(p->marks & TCPW_AN_RETRANS) &&
+                /* Karn (RFC 6298 §3): a segment sent again before its acknowledgment gives no
+                 * sample — the acknowledgment may answer the repeat */
+                bool again = p->marks & (TCPW_AN_RETRANS | TCPW_AN_OOO);
+                if (have && sl && again && seq_lt(p->seq, end)) have = false;
+                if (sl && !(p->flags & TCPW_RST) && !again &&
                     (!acked_known || seq_gt(p->seq + sl, acked))) {
                     if (!have) t = p->t_us;
                     end = p->seq + sl;
@@ -184,6 +188,10 @@ static void lags(tcpw_an_conn *c) {
         c->lag_known[x] = best != UINT64_MAX;
         c->lag_us[x] = c->lag_known[x] ? best : 0;
     }
+    /* a side that never acknowledged anything: take the other side's lag as the estimate of
+     * its own (the same path), for placing what reached it */
+    for (int x = 0; x < 2; x++)
+        if (!c->lag_known[x] && c->lag_known[1 - x]) c->lag_us[x] = c->lag_us[1 - x];
 }
 
 /* ---- 4. losses ----------------------------------------------------------------------------- */
@@ -204,89 +212,379 @@ static bool plausible_retransmission(const tcpw_an_conn *c, size_t j) {
     const tcpw_an_pkt *q = &c->pkt[j];
     uint64_t prev = 0, prevprev = 0;
     int found = 0;
+    size_t kpp = 0;
     for (size_t k = j; k-- > 0 && found < 2;) {
         const tcpw_an_pkt *o = &c->pkt[k];
         uint32_t ol = seglen(o);
         if (o->side != q->side || !ol || (o->flags & TCPW_RST)) continue;
         if (seq_le(o->seq, q->seq) && seq_gt(o->seq + ol, q->seq)) {
-            if (found == 0)
+            if (found == 0) {
                 prev = o->t_us;
-            else
+            } else {
                 prevprev = o->t_us;
+                kpp = k;
+            }
             found++;
+        }
+    }
+    if (found == 2) {
+        /* the backoff holds only while nothing new was acknowledged: a new ACK restarts
+         * the timer from a fresh RTO (RFC 6298 5.3, 5.7) */
+        bool known = false;
+        uint32_t first = 0;
+        for (size_t k = kpp; k < j; k++) {
+            const tcpw_an_pkt *o = &c->pkt[k];
+            if (o->side == q->side || !(o->flags & TCPW_ACK) || (o->flags & TCPW_RST)) continue;
+            if (!known) {
+                first = o->ack;
+                known = true;
+            } else if (seq_gt(o->ack, first)) {
+                found = 1;
+                break;
+            }
         }
     }
     if (!found) return true;
     uint64_t gap = q->t_us - prev;
     uint64_t limit = 15000000u; /* room for the backoff of earlier losses (1+2+4+8 s) */
-    if (found == 2 && prev > prevprev && (prev - prevprev) * 5 / 2 > limit)
-        limit = (prev - prevprev) * 5 / 2;
+    if (found == 2 && prev > prevprev) {
+        uint64_t before = prev - prevprev;
+        if (before * 5 / 2 > limit) limit = before * 5 / 2;
+        /* the timer backs off, doubling (RFC 6298 5.5) up to its ceiling (at least 60 s,
+         * 2.5): a third copy sooner than that is no timer's */
+        uint64_t least = before >= 60000000u ? before * 9 / 10 : before * 19 / 10;
+        if (gap < least) return false;
+    }
     return gap <= limit;
 }
 
-static void losses(tcpw_an_conn *c) {
-    size_t n = c->npkt;
-    for (size_t i = 0; i < n; i++) {
-        tcpw_an_pkt *p = &c->pkt[i];
-        int a = p->side, b = 1 - a;
-        uint32_t sl = seglen(p);
-        if (p->flags & TCPW_RST) {
-            /* a RST its receiver ignored: it goes on sending new sequence space */
-            uint64_t after = p->t_us + c->lag_us[b];
-            for (size_t j = i + 1; j < n && j < i + LOSS_SCAN_MAX; j++) {
-                const tcpw_an_pkt *q = &c->pkt[j];
-                if (q->side != b || q->t_us < after) continue;
-                if (!(q->flags & TCPW_RST) && seglen(q) > 0) p->marks |= TCPW_AN_LOST;
-                break;
+static void mark_lost(tcpw_an_pkt *p, tcpw_an_why why, size_t evidence) {
+    p->marks |= TCPW_AN_LOST;
+    p->fate_why = (uint8_t)why;
+    p->evidence = (uint32_t)(evidence + 1);
+}
+
+/* A RST its receiver ignored: it goes on sending new sequence space after the RST would have
+ * arrived (RFC 9293 §3.10.7.4 second: a RST in the window closes the connection, after which
+ * it sends nothing but RSTs). Sent at the very instant of the arrival, a segment may have left
+ * before the RST was processed: only a later one counts. */
+static void rst_lost(tcpw_an_conn *c, size_t i) {
+    tcpw_an_pkt *p = &c->pkt[i];
+    int b = 1 - p->side;
+    uint64_t after = p->t_us + c->lag_us[b];
+    for (size_t j = i + 1; j < c->npkt && j < i + LOSS_SCAN_MAX; j++) {
+        const tcpw_an_pkt *q = &c->pkt[j];
+        if (q->side != b || q->t_us <= after) continue;
+        if (!(q->flags & TCPW_RST) && seglen(q) > 0) mark_lost(p, TCPW_AN_WHY_LOST_RST, j);
+        break;
+    }
+}
+
+/* A segment with sequence space that its sender repeated, with no acknowledgment of it from
+ * the receiver in between, never arrived (RFC 9293 §3.7.2: what arrives is acknowledged;
+ * RFC 6298 §5, RFC 5681 §3.2: what is not, is sent again). Repeats within one round trip
+ * prove nothing (the sender could not have heard of a loss yet: a SYN+ACK answering a
+ * repeated SYN while its own timer fires), and neither does a repeat answered at once with a
+ * duplicate ACK below it: the segment arrived beyond a hole (RFC 5681 §4.2). */
+static void repeat_lost(tcpw_an_conn *c, size_t i, bool b_ack_known, uint32_t b_ack) {
+    tcpw_an_pkt *p = &c->pkt[i];
+    int b = 1 - p->side;
+    uint64_t lb = c->lag_us[b], rtt = c->lag_us[0] + c->lag_us[1];
+    bool beyond_hole = false;
+    /* the part of it that was new to the receiver starts at `fresh` */
+    uint32_t fresh = b_ack_known && seq_gt(b_ack, p->seq) ? b_ack : p->seq;
+    for (size_t j = i + 1; j < c->npkt && j < i + LOSS_SCAN_MAX; j++) {
+        const tcpw_an_pkt *q = &c->pkt[j];
+        if (q->side == b) {
+            if (q->flags & TCPW_RST) return;
+            if ((q->flags & TCPW_ACK) &&
+                (fresh != p->seq ? seq_gt(q->ack, fresh) : ack_covers(q, p)))
+                return;
+            /* a pure ACK that acknowledges nothing new, sent as this segment arrived, is the
+             * immediate duplicate ACK for data beyond a hole */
+            bool dup = seglen(q) == 0 && (q->flags & TCPW_ACK) && b_ack_known &&
+                       seq_le(q->ack, b_ack);
+            if (dup && seq_lt(q->ack, p->seq) && q->t_us >= p->t_us + lb &&
+                q->t_us <= p->t_us + 2 * lb + 1000)
+                beyond_hole = true;
+            if ((q->flags & TCPW_ACK) && (!b_ack_known || seq_gt(q->ack, b_ack))) {
+                b_ack = q->ack;
+                b_ack_known = true;
             }
+            /* an acknowledgment that reaches exactly this segment after it would have
+             * arrived: everything before it is in, and it is not — a cumulative ACK covers
+             * what was queued beyond a hole once the hole is filled (RFC 9293 §3.10.7.4
+             * seventh) */
+            if ((q->flags & TCPW_ACK) && q->ack == p->seq && q->t_us >= p->t_us + lb)
+                beyond_hole = false;
             continue;
         }
-        if (sl > 0) {
-            /* a segment repeated by its sender with no acknowledgment of it in between —
-             * unless it arrived beyond a hole: the receiver then answers at once with a
-             * duplicate ACK below it (RFC 5681 §4.2) */
-            uint64_t lb = c->lag_us[b];
-            for (size_t j = i + 1; j < n && j < i + LOSS_SCAN_MAX; j++) {
+        uint32_t ql = seglen(q);
+        /* a SYN+ACK after one's own SYN is the simultaneous open's next step
+         * (RFC 9293 §3.10.7.3), not a repeat of the SYN */
+        if ((p->flags & (TCPW_SYN | TCPW_ACK)) == TCPW_SYN &&
+            (q->flags & (TCPW_SYN | TCPW_ACK)) == (TCPW_SYN | TCPW_ACK))
+            continue;
+        if (ql && !(q->flags & TCPW_RST) && seq_le(q->seq, fresh) && seq_gt(q->seq + ql, fresh) &&
+            q->t_us - p->t_us >= rtt) {
+            if (!beyond_hole) mark_lost(p, TCPW_AN_WHY_LOST, j);
+            return;
+        }
+    }
+}
+
+/* An acknowledgment that stops exactly at a segment, sent well after that segment would
+ * have arrived, shows that it did not: a segment that arrives in order moves RCV.NXT past it
+ * (RFC 9293 §3.10.7.4 seventh), and every ACK carries RCV.NXT. */
+static void unacked_lost(tcpw_an_conn *c, size_t i, const uint32_t *next_b) {
+    tcpw_an_pkt *p = &c->pkt[i];
+    int b = 1 - p->side;
+    uint64_t lb = c->lag_us[b], after = p->t_us + lb + lb / 2 + 1000;
+    for (size_t j = next_b[i + 1]; j < c->npkt && j < i + LOSS_SCAN_MAX; j = next_b[j + 1]) {
+        const tcpw_an_pkt *q = &c->pkt[j];
+        if (!(q->flags & TCPW_ACK) || (q->flags & TCPW_RST)) continue;
+        if (ack_covers(q, p)) return;
+        if (q->t_us >= after && q->ack == p->seq) {
+            mark_lost(p, TCPW_AN_WHY_LOST_UNACKED, j);
+            return;
+        }
+    }
+}
+
+/* A SYN reaching LISTEN or SYN-SENT is answered with <SYN,ACK> (RFC 9293 §3.10.7.2 third,
+ * §3.10.7.3 fourth: in a simultaneous open too), or at a closed port with RST (§3.10.7.1).
+ * A SYN whose receiver went on to acknowledge it with a plain ACK and never with a SYN+ACK
+ * never reached it: the receiver learnt the sender's SYN from its SYN+ACK instead. */
+static void syn_lost(tcpw_an_conn *c, size_t i) {
+    tcpw_an_pkt *p = &c->pkt[i];
+    int b = 1 - p->side;
+    uint64_t arrival = p->t_us + c->lag_us[b];
+    for (size_t j = i + 1; j < c->npkt && j < i + LOSS_SCAN_MAX; j++) {
+        const tcpw_an_pkt *q = &c->pkt[j];
+        if (q->side != b) continue;
+        if ((q->flags & TCPW_ACK) && (q->flags & (TCPW_SYN | TCPW_RST)) && q->ack == p->seq + 1)
+            return; /* the answer: <SYN,ACK>, or a closed port's <RST,ACK> */
+        if (q->t_us <= arrival) continue; /* sent before the SYN could have arrived */
+        /* anything else after the arrival — an ACK of the SYN learnt from a SYN+ACK, a RST
+         * answering another segment, its own SYN sent again bare (in SYN-RECEIVED it would
+         * repeat a SYN+ACK) — shows the receiver never got it */
+        mark_lost(p, TCPW_AN_WHY_LOST_SYN, j);
+        return;
+    }
+}
+
+/* An acceptable SYN+ACK reaching SYN-SENT is acknowledged at once (RFC 9293 §3.10.7.3
+ * fourth: "form an ACK segment ... and send it"). When the receiver — still in SYN-SENT: it
+ * never sent a SYN+ACK of its own — acknowledged the SYN only well after this copy would have
+ * arrived, just as a later copy arrived, it answered that one: this copy never got there. */
+static void synack_late_lost(tcpw_an_conn *c, size_t i) {
+    tcpw_an_pkt *p = &c->pkt[i];
+    int b = 1 - p->side;
+    uint64_t lb = c->lag_us[b];
+    if (!c->lag_known[b]) return;
+    size_t later = SIZE_MAX;
+    for (size_t j = i + 1; j < c->npkt && j < i + LOSS_SCAN_MAX; j++) {
+        const tcpw_an_pkt *q = &c->pkt[j];
+        if (q->side != b) {
+            if (later == SIZE_MAX && (q->flags & (TCPW_SYN | TCPW_ACK | TCPW_RST)) ==
+                                         (TCPW_SYN | TCPW_ACK) &&
+                q->seq == p->seq)
+                later = j;
+            continue;
+        }
+        if (q->flags & (TCPW_SYN | TCPW_RST)) return; /* not in SYN-SENT, or gone */
+        if (!(q->flags & TCPW_ACK) || !seq_gt(q->ack, p->seq)) continue;
+        /* the first acknowledgment of the SYN */
+        if (q->t_us > p->t_us + lb + lb / 2 + 1000 && later != SIZE_MAX &&
+            q->t_us >= c->pkt[later].t_us + lb)
+            mark_lost(p, TCPW_AN_WHY_LOST_LATE_ANSWER, j);
+        return;
+    }
+}
+
+/* A segment whose ACK field acknowledged something new of its receiver never arrived when
+ * the receiver, having had time to get it, sent again what it acknowledged at a plausible
+ * retransmission time (RFC 6298 §5: only what is unacknowledged is retransmitted).
+ * next_seq[j]: the first packet at or after j of the receiver's side with sequence space. */
+static void ack_lost(tcpw_an_conn *c, size_t i, const uint32_t *next_seq) {
+    tcpw_an_pkt *p = &c->pkt[i];
+    int b = 1 - p->side;
+    uint64_t after = p->t_us + c->lag_us[b];
+    for (size_t j = next_seq[i + 1]; j < c->npkt; j = next_seq[j + 1]) {
+        const tcpw_an_pkt *q = &c->pkt[j];
+        if (q->side != b) continue;
+        /* (sent at the very instant of the arrival, it may have left before: a timer's) */
+        if (q->t_us <= after) continue;
+        if (!(q->flags & TCPW_RST) && seq_lt(q->seq, p->ack) && !(q->marks & TCPW_AN_KEEPALIVE) &&
+            plausible_retransmission(c, j))
+            mark_lost(p, TCPW_AN_WHY_LOST_ACK, j);
+        return;
+    }
+}
+
+/* Answers to a copy held back in the network. Two kinds of segment are only ever sent in
+ * answer to one that arrived: a RST <SEQ=X> without ACK, a closed port's answer to a segment
+ * whose ACK field was X (RFC 9293 §3.10.7.1), from a side whose FIN had been acknowledged
+ * (nothing left of it: CLOSED after LAST-ACK); and a pure ACK repeating the previous one
+ * exactly (same acknowledgment, same window: not a delayed ACK of new data, not a window
+ * update), the answer to an old duplicate (§3.10.7.4 first). When the other side sent
+ * nothing that could have arrived just before, what arrived was an old duplicate (§3.4): a copy
+ * of that side that had not arrived in time (inferred lost) — for the RST, one whose ACK field
+ * was X — arrived then, just before the answer. Returns how many such copies it found. */
+static size_t delayed_copies(tcpw_an_conn *c) {
+    size_t found = 0;
+    bool fin_known[2] = {false, false}, fin_acked[2] = {false, false}, prev_known[2] = {0, 0};
+    uint32_t fin_end[2] = {0, 0}, prev_ack[2] = {0, 0};
+    uint16_t prev_win[2] = {0, 0};
+    for (size_t i = 0; i < c->npkt; i++) {
+        const tcpw_an_pkt *p = &c->pkt[i];
+        int b = p->side, a = 1 - b;
+        bool is_rst = (p->flags & (TCPW_RST | TCPW_ACK)) == TCPW_RST && fin_acked[b];
+        bool is_dup = (p->flags & (TCPW_SYN | TCPW_FIN | TCPW_RST | TCPW_ACK)) == TCPW_ACK &&
+                      p->len == 0 && !(p->marks & TCPW_AN_KEEPALIVE) && prev_known[b] &&
+                      p->ack == prev_ack[b] && p->win == prev_win[b];
+        if (is_rst || is_dup) {
+            /* the other side's last segment that could have prompted it (for the RST: one
+             * acknowledging X; for the ACK: one with sequence space), and the latest copy
+             * inferred lost that could have */
+            size_t prompt = SIZE_MAX, cand = SIZE_MAX, before = SIZE_MAX;
+            for (size_t j = i; j-- > 0 && j + LOSS_SCAN_MAX > i;) {
                 const tcpw_an_pkt *q = &c->pkt[j];
                 if (q->side == b) {
-                    if (ack_covers(q, p) || (q->flags & TCPW_RST)) break;
-                    if (c->lag_known[b] && seglen(q) == 0 && (q->flags & TCPW_ACK) &&
-                        seq_lt(q->ack, p->seq) && q->t_us >= p->t_us + lb &&
-                        q->t_us <= p->t_us + 2 * lb + 1000)
-                        break;
+                    if (before == SIZE_MAX) before = j;
                     continue;
                 }
-                uint32_t ql = seglen(q);
-                /* a SYN+ACK after one's own SYN is the simultaneous open's next step
-                 * (RFC 9293 §3.10.7.3), not a repeat of the SYN */
-                if ((p->flags & (TCPW_SYN | TCPW_ACK)) == TCPW_SYN &&
-                    (q->flags & (TCPW_SYN | TCPW_ACK)) == (TCPW_SYN | TCPW_ACK))
+                /* (a RST prompts an ACK too: the challenge ACK of RFC 5961 §3.2) */
+                if (is_rst ? (q->flags & TCPW_RST) || !(q->flags & TCPW_ACK) || q->ack != p->seq
+                           : !seglen(q) && !(q->flags & TCPW_RST))
                     continue;
-                if (ql && !(q->flags & TCPW_RST) && seq_le(q->seq, p->seq) &&
-                    seq_gt(q->seq + ql, p->seq)) {
-                    p->marks |= TCPW_AN_LOST;
+                if (q->flags & TCPW_RST) {
+                    if (prompt == SIZE_MAX) prompt = j;
+                    continue;
+                }
+                if (prompt == SIZE_MAX) prompt = j;
+                if ((q->marks & TCPW_AN_LOST) && seglen(q)) {
+                    cand = j;
                     break;
                 }
             }
-            continue;
+            if (prompt != SIZE_MAX && c->pkt[prompt].t_us + 2 * c->lag_us[b] + 1000 >= p->t_us)
+                cand = SIZE_MAX; /* it answers that one */
+            if (cand != SIZE_MAX && before != SIZE_MAX) {
+                tcpw_an_pkt *q = &c->pkt[cand];
+                q->marks = (uint16_t)((q->marks & ~TCPW_AN_LOST) | TCPW_AN_DELAYED | TCPW_AN_LATE);
+                q->fate_why = TCPW_AN_WHY_DELAYED;
+                q->evidence = (uint32_t)(i + 1);
+                q->late_after = (uint32_t)(before + 1);
+                found++;
+            }
         }
-        if (!(p->flags & TCPW_ACK)) continue;
-        /* a pure ACK: lost when its receiver, having had time to get it, repeats what it
-         * acknowledged */
-        uint64_t after = p->t_us + c->lag_us[b];
-        for (size_t j = i + 1; j < n && j < i + LOSS_SCAN_MAX; j++) {
-            const tcpw_an_pkt *q = &c->pkt[j];
-            if (q->side != b || q->t_us < after) continue;
-            uint32_t ql = seglen(q);
-            if (!ql) continue;
-            if (!(q->flags & TCPW_RST) && seq_lt(q->seq, p->ack) &&
-                !(q->marks & TCPW_AN_KEEPALIVE) && plausible_retransmission(c, j))
-                p->marks |= TCPW_AN_LOST;
-            break;
+        if ((p->flags & TCPW_FIN) && !(p->flags & TCPW_RST)) {
+            fin_end[b] = p->seq + p->len + 1;
+            fin_known[b] = true;
+        }
+        if ((p->flags & TCPW_ACK) && !(p->flags & TCPW_RST)) {
+            if (fin_known[a] && seq_ge(p->ack, fin_end[a])) fin_acked[a] = true;
+            prev_ack[b] = p->ack;
+            prev_win[b] = p->win;
+            prev_known[b] = true;
         }
     }
+    return found;
+}
+
+/* An in-sequence segment carrying a timestamp becomes its receiver's TS.Recent, which the
+ * receiver echoes in every segment it sends (RFC 7323 §4.3: TS.Recent takes SEG.TSval when
+ * SEG.SEQ =< Last.ACK.sent, and TSecr carries TS.Recent). When the receiver's first segment
+ * sent after this one would have arrived echoes an older timestamp, it never got it.
+ * b_ack: the highest acknowledgment the receiver had sent before this one left. */
+static void ts_lost(tcpw_an_conn *c, size_t i, uint32_t b_ack, const uint32_t *next_b) {
+    tcpw_an_pkt *p = &c->pkt[i];
+    int b = 1 - p->side;
+    uint32_t sl = seglen(p);
+    if (!p->has_ts || (p->flags & TCPW_SYN) || seq_gt(p->seq, b_ack)) return;
+    uint64_t arrival = p->t_us + c->lag_us[b];
+    for (size_t j = next_b[i + 1]; j < c->npkt; j = next_b[j + 1]) {
+        const tcpw_an_pkt *q = &c->pkt[j];
+        /* only an acceptable segment is recorded (RFC 7323 §5.3 R2 before R3): one whose
+         * sequence space the receiver had all acknowledged before it came is an old duplicate */
+        if (sl && (q->flags & TCPW_ACK) && !(q->flags & TCPW_RST) && q->t_us <= arrival &&
+            seq_ge(q->ack, p->seq + sl))
+            return;
+        if (q->t_us < arrival || !q->has_ts || (q->flags & (TCPW_SYN | TCPW_RST))) continue;
+        /* at the very instant of the arrival only an answer (no sequence space of its own)
+         * is known to have left after it; a timer's retransmission may have left before */
+        if (q->t_us == arrival && seglen(q)) continue;
+        if (seq_lt(q->tsecr, p->tsval)) mark_lost(p, TCPW_AN_WHY_LOST_TS, j);
+        return;
+    }
+}
+
+static int losses(tcpw_an_conn *c) {
+    size_t n = c->npkt;
+    /* for each side, the next packet with sequence space (n: none) */
+    /* and for each side, its next packet at all */
+    uint32_t *next_seq[2], *next_any[2];
+    uint32_t *buf = malloc(4 * (n + 2) * sizeof(uint32_t));
+    if (!buf) return TCPW_ENOMEM;
+    for (int s = 0; s < 2; s++) {
+        next_seq[s] = buf + (size_t)s * (n + 2);
+        next_any[s] = buf + (size_t)(2 + s) * (n + 2);
+        next_seq[s][n] = next_seq[s][n + 1] = next_any[s][n] = next_any[s][n + 1] = (uint32_t)n;
+    }
+    for (size_t i = n; i-- > 0;) {
+        const tcpw_an_pkt *p = &c->pkt[i];
+        for (int s = 0; s < 2; s++) {
+            next_seq[s][i] = p->side == s && seglen(p) ? (uint32_t)i : next_seq[s][i + 1];
+            next_any[s][i] = p->side == s ? (uint32_t)i : next_any[s][i + 1];
+        }
+    }
+    /* the highest acknowledgment each side sent, and the highest that (as far as is known
+     * yet) arrived */
+    bool ack_known[2] = {false, false}, got_known[2] = {false, false};
+    bool synack_sent[2] = {false, false};
+    uint32_t high_ack[2] = {0, 0}, high_got[2] = {0, 0};
+    for (size_t i = 0; i < n; i++) {
+        tcpw_an_pkt *p = &c->pkt[i];
+        int a = p->side, b = 1 - a;
+        if (p->flags & TCPW_RST) {
+            rst_lost(c, i);
+            continue;
+        }
+        /* what the segment brings its receiver: sequence space beyond what the receiver had
+         * acknowledged before it was sent (else it owes no acknowledgment of its own), an
+         * acknowledgment beyond what the receiver had got from earlier ones */
+        bool new_seq = seglen(p) > 0 && (!ack_known[b] || seq_lt(high_ack[b], p->seq + seglen(p)));
+        bool new_ack = (p->flags & TCPW_ACK) && (!got_known[a] || seq_gt(p->ack, high_got[a]));
+        if (new_seq) repeat_lost(c, i, ack_known[b], high_ack[b]);
+        if (!(p->marks & TCPW_AN_LOST) && new_seq && !(p->flags & TCPW_SYN))
+            unacked_lost(c, i, next_any[b]);
+        /* (a SYN its receiver had acknowledged before is a repeat: not a first contact) */
+        if (!(p->marks & TCPW_AN_LOST) && (p->flags & (TCPW_SYN | TCPW_ACK)) == TCPW_SYN &&
+            new_seq)
+            syn_lost(c, i);
+        if (!(p->marks & TCPW_AN_LOST) && !synack_sent[b] &&
+            (p->flags & (TCPW_SYN | TCPW_ACK | TCPW_RST)) == (TCPW_SYN | TCPW_ACK))
+            synack_late_lost(c, i);
+        if ((p->flags & (TCPW_SYN | TCPW_ACK | TCPW_RST)) == (TCPW_SYN | TCPW_ACK))
+            synack_sent[a] = true;
+        if (!(p->marks & TCPW_AN_LOST) && new_ack) ack_lost(c, i, next_seq[b]);
+        if (!(p->marks & TCPW_AN_LOST) && ack_known[b] && (new_seq || !seglen(p)))
+            ts_lost(c, i, high_ack[b], next_any[b]);
+        if (p->flags & TCPW_ACK) {
+            if (!ack_known[a] || seq_gt(p->ack, high_ack[a])) high_ack[a] = p->ack;
+            ack_known[a] = true;
+            if (!(p->marks & TCPW_AN_LOST) && (!got_known[a] || seq_gt(p->ack, high_got[a]))) {
+                high_got[a] = p->ack;
+                got_known[a] = true;
+            }
+        }
+    }
+    free(buf);
+    c->ndelayed = delayed_copies(c);
     for (size_t i = 0; i < n; i++)
         if (c->pkt[i].marks & TCPW_AN_LOST) c->st[c->pkt[i].side].lost++;
+    return 0;
 }
 
 /* ---- 5. the endpoints ---------------------------------------------------------------------- */
@@ -323,6 +621,7 @@ typedef struct run {
     bool high_known[2];
     int wscale_opt[2]; /* window scale option on each side's SYN, -1 none */
     bool syn_opts_seen[2];
+    size_t next_send[2]; /* the packet each endpoint sends next (capture order), SIZE_MAX none */
 } run;
 
 static void trans(run *r, int side, tcpw_state to, uint64_t t, size_t pkt, tcpw_cause cause,
@@ -413,6 +712,67 @@ static void process_fin(run *r, int xs, size_t i, uint64_t t) {
     case TCPW_TIME_WAIT: x->since = t; break; /* restart the 2MSL timeout */
     default: break;                           /* CLOSE-WAIT, CLOSING, LAST-ACK: remain */
     }
+}
+
+/* Lookahead at a receipt: when the receiver's next packet is a RST that answers this one, the
+ * receipt did not go the way the states so far suggest. ntr: the transitions before it.
+ *   - data reaching an application that had closed (FIN_WAIT_1 or _2 after close()) is
+ *     answered with RST, and the connection is CLOSED at its arrival (RFC 2525 §2.17);
+ *   - a FIN answered with RST instead of an ACK reached an endpoint whose orphaned FIN_WAIT_2
+ *     had timed out (Linux tcp_fin_timeout): it was CLOSED before the FIN came;
+ *   - an acceptable SYN+ACK in SYN-SENT (or a SYN in LISTEN) obliges an immediate ACK (SYN+ACK)
+ *     (RFC 9293 §3.10.7.3 fourth, §3.10.7.2 third); a RST in the form of a closed port's answer
+ *     (<SEQ=SEG.ACK><CTL=RST>, §3.10.7.1) instead shows that it had closed (close() or abort()
+ *     in SYN-SENT deletes the TCB, §3.10.4, §3.10.5) before the segment came.
+ * Returns the tcpw_an_why of the revision, 0 for none. */
+static uint8_t rst_answers(run *r, int xs, size_t i, size_t ntr) {
+    tcpw_an_conn *c = r->c;
+    ep *x = &r->e[xs];
+    size_t nx = r->next_send[xs];
+    if (nx == SIZE_MAX || nx <= i) return 0;
+    const tcpw_an_pkt *p = &c->pkt[i], *q = &c->pkt[nx];
+    /* (with no response time measured at all, the next packet answers whenever it left) */
+    bool timed = c->lag_known[0] || c->lag_known[1];
+    if (!(q->flags & TCPW_RST) || q->side != xs ||
+        (timed && q->t_us > p->t_us + c->lag_us[xs] + c->lag_us[xs] / 2 + 1000))
+        return 0;
+    tcpw_state before = x->before_last_recv;
+    bool changed = c->ntrans > ntr;
+    tcpw_an_trans *tr = changed ? &c->trans[ntr] : NULL;
+    if (p->len > 0 && (before == TCPW_FIN_WAIT_1 || before == TCPW_FIN_WAIT_2)) {
+        if (tr) {
+            tr->to = TCPW_CLOSED;
+            tr->why = TCPW_AN_WHY_DATA_AFTER_CLOSE;
+            c->ntrans = ntr + 1;
+            x->st = TCPW_CLOSED;
+        } else {
+            trans(r, xs, TCPW_CLOSED, x->since > p->t_us ? x->since : p->t_us + c->lag_us[xs], i,
+                  TCPW_CAUSE_SEGMENT, TCPW_AN_WHY_DATA_AFTER_CLOSE);
+        }
+        return TCPW_AN_WHY_DATA_AFTER_CLOSE;
+    }
+    if (tr && before == TCPW_FIN_WAIT_2 && x->st == TCPW_TIME_WAIT) {
+        tr->to = TCPW_CLOSED;
+        tr->why = TCPW_AN_WHY_FIN_TIMEOUT;
+        tr->cause = TCPW_CAUSE_TIMER;
+        tr->pkt = UINT32_MAX;
+        c->ntrans = ntr + 1;
+        x->st = TCPW_CLOSED;
+        return TCPW_AN_WHY_FIN_TIMEOUT;
+    }
+    bool closed_port_answer = (p->flags & TCPW_ACK)
+                                  ? !(q->flags & TCPW_ACK) && q->seq == p->ack
+                                  : (q->flags & TCPW_ACK) && q->ack == p->seq + seglen(p);
+    if (tr && (before == TCPW_SYN_SENT || before == TCPW_LISTEN) && closed_port_answer) {
+        tr->to = TCPW_CLOSED;
+        tr->why = TCPW_AN_WHY_CLOSED_UNSEEN;
+        tr->cause = TCPW_CAUSE_USER;
+        tr->pkt = UINT32_MAX;
+        c->ntrans = ntr + 1;
+        x->st = TCPW_CLOSED;
+        return TCPW_AN_WHY_CLOSED_UNSEEN;
+    }
+    return 0;
 }
 
 /* SEGMENT ARRIVES at endpoint xs: packet i of the peer (RFC 9293 §3.10.7). */
@@ -575,7 +935,9 @@ static void ep_recv(run *r, int xs, size_t i, uint64_t t) {
     }
     }
     x->last_recv_trans = c->ntrans > ntr ? c->ntrans : 0;
-    set_state(r, i, xs, (c->pkt[i].marks & TCPW_AN_LOST) ? TCPW_AN_WHY_LOST : 0);
+    uint8_t why = rst_answers(r, xs, i, ntr);
+    set_state(r, i, xs, why ? why : (c->pkt[i].marks & TCPW_AN_LOST) ? c->pkt[i].fate_why : 0);
+    if (why) c->pkt[i].evidence = (uint32_t)(r->next_send[xs] + 1);
 }
 
 /* Endpoint xs sends packet i: the user calls and timers behind it (RFC 9293 §3.10.1-§3.10.5),
@@ -591,40 +953,10 @@ static void ep_send(run *r, int xs, size_t i) {
     timewait_expire(r, xs, t);
 
     if (fl & TCPW_RST) {
-        /* §3.10.5 ABORT, or the answer of a closed port (§3.10.7.1). A RST right after a
-         * receipt answers that receipt: data after close() (RFC 2525 §2.17), or a FIN reaching
-         * an endpoint that had already given up its FIN_WAIT_2 (Linux tcp_fin_timeout). */
-        bool answer = x->last_was_recv && x->last_recv < i &&
-                      t <= c->pkt[x->last_recv].t_us + c->lag_us[xs] + c->lag_us[xs] / 2 + 1000;
-        const tcpw_an_pkt *rp = answer ? &c->pkt[x->last_recv] : NULL;
-        bool data_after_close =
-            rp && rp->len > 0 &&
-            (x->before_last_recv == TCPW_FIN_WAIT_1 || x->before_last_recv == TCPW_FIN_WAIT_2);
-        bool fin_after_timeout = rp && !data_after_close && x->last_recv_trans &&
-                                 x->before_last_recv == TCPW_FIN_WAIT_2 && x->st == TCPW_TIME_WAIT;
-        if (data_after_close || fin_after_timeout) {
-            /* RFC 2525 §2.17: data for an application that closed: RST, and CLOSED at its
-             * arrival; or a FIN reaching an endpoint whose orphaned FIN_WAIT_2 had already
-             * timed out (it was CLOSED before the FIN came) */
-            size_t k = x->last_recv;
-            uint8_t w = data_after_close ? TCPW_AN_WHY_DATA_AFTER_CLOSE : TCPW_AN_WHY_FIN_TIMEOUT;
-            if (x->last_recv_trans) {
-                tcpw_an_trans *tr = &c->trans[x->last_recv_trans - 1];
-                tr->to = TCPW_CLOSED;
-                tr->why = w;
-                if (fin_after_timeout) {
-                    tr->cause = TCPW_CAUSE_TIMER;
-                    tr->pkt = UINT32_MAX;
-                }
-                x->st = TCPW_CLOSED;
-            } else {
-                trans(r, xs, TCPW_CLOSED, c->pkt[k].t_us + c->lag_us[xs], k, TCPW_CAUSE_SEGMENT, w);
-            }
-            c->pkt[k].st[xs] = TCPW_CLOSED;
-            c->pkt[k].why[xs] = w;
-        } else if (x->st != TCPW_CLOSED && x->st != TCPW_LISTEN) {
+        /* §3.10.5 ABORT, or the answer of a closed port (§3.10.7.1); a RST that answered a
+         * receipt was looked at when that arrived (rst_answers) */
+        if (x->st != TCPW_CLOSED && x->st != TCPW_LISTEN)
             trans(r, xs, TCPW_CLOSED, t, i, TCPW_CAUSE_USER, 0);
-        }
         x->last_was_recv = false;
         set_state(r, i, xs, why);
         return;
@@ -761,12 +1093,42 @@ static void arrive(run *r, int xs, uint64_t at_most, size_t before) {
                 break;
             }
     }
+    if (p->marks & TCPW_AN_DELAYED) return; /* it arrives later (deliver_delayed) */
     if (p->marks & TCPW_AN_LOST) {
         timewait_expire(r, xs, t);
-        set_state(r, i, xs, TCPW_AN_WHY_LOST);
+        set_state(r, i, xs, p->fate_why);
         return;
     }
     ep_recv(r, xs, i, t);
+}
+
+/* The copies held back in the network that reached endpoint xs just before it sent packet
+ * qi (the RST or ACK that answered them). */
+static void deliver_delayed(run *r, int xs, size_t qi) {
+    tcpw_an_conn *c = r->c;
+    for (size_t k = 0; k < qi; k++) {
+        tcpw_an_pkt *p = &c->pkt[k];
+        if (!(p->marks & TCPW_AN_DELAYED) || p->evidence != qi + 1 || p->side == xs) continue;
+        ep_recv(r, xs, k, c->pkt[qi].t_us);
+        p->why[xs] = TCPW_AN_WHY_DELAYED;
+    }
+}
+
+/* At the very instant of the estimated arrival the order of an arrival p and a send q of the
+ * receiver is open; p is taken to come after q when q could not have been sent after it:
+ *   - p a RST: an endpoint a RST has closed sends nothing but RSTs (RFC 9293 §3.10.7.4
+ *     second, §3.10.7.1);
+ *   - p acknowledging the receiver's FIN in LAST-ACK: that closes it (§3.10.7.4 fifth), and a
+ *     closed port answers with RST only;
+ *   - q a retransmission of what p acknowledges: only what is unacknowledged is sent again
+ *     (RFC 6298 §5) — it was the receiver's timer that fired first. */
+static bool impossible_after(const run *r, int xs, const tcpw_an_pkt *p, const tcpw_an_pkt *q) {
+    const ep *x = &r->e[xs];
+    if (q->flags & TCPW_RST) return false;
+    if (p->flags & TCPW_RST) return true;
+    if (!(p->flags & TCPW_ACK)) return false;
+    if (x->st == TCPW_LAST_ACK && x->fin_sent && seq_gt(p->ack, x->fin_seq)) return true;
+    return seglen(q) && (q->marks & TCPW_AN_RETRANS) && seq_lt(q->seq, p->ack);
 }
 
 /* Before endpoint xs sends packet qi: which pending packets had arrived? */
@@ -792,9 +1154,21 @@ static void arrivals_before(run *r, int xs, size_t qi) {
             cov_known = true;
         }
     }
-    if (last_yes != SIZE_MAX)
+    if (last_yes != SIZE_MAX) {
+        uint64_t sent = r->c->pkt[x->q[last_yes]].t_us;
         while (x->qh <= last_yes)
             arrive(r, xs, q->t_us, qi);
+        /* a copy that left with the last of them, bringing nothing new, arrived with it
+         * (one path, in order); what brings something new q's ACK would show */
+        while (x->qh < x->qt) {
+            const tcpw_an_pkt *p = &r->c->pkt[x->q[x->qh]];
+            uint32_t sl = seglen(p);
+            if (p->t_us > sent || !sl || (p->flags & TCPW_RST) || !x->rcv_known ||
+                seq_gt(p->seq + sl, x->rcv_nxt))
+                break;
+            arrive(r, xs, q->t_us, qi);
+        }
+    }
     /* then by evidence or timing, in order, up to the first that had not arrived */
     while (x->qh < x->qt) {
         const tcpw_an_pkt *p = &r->c->pkt[x->q[x->qh]];
@@ -803,8 +1177,10 @@ static void arrivals_before(run *r, int xs, size_t qi) {
         if (has_ack && sl && !(p->flags & TCPW_RST) && !(p->marks & TCPW_AN_LOST) &&
             seq_le(p->seq, q->ack) && (!x->rcv_known || seq_gt(p->seq + sl, x->rcv_nxt)))
             yes = seq_ge(q->ack, p->seq + sl);
-        else
-            yes = q->t_us >= p->t_us + r->c->lag_us[xs];
+        else /* (nothing arrives the very instant it left) */
+            yes = q->t_us >= p->t_us + (r->c->lag_us[xs] ? r->c->lag_us[xs] : 1);
+        if (yes && q->t_us == p->t_us + r->c->lag_us[xs] && impossible_after(r, xs, p, q))
+            yes = false;
         if (!yes) break;
         arrive(r, xs, q->t_us, qi);
     }
@@ -825,7 +1201,11 @@ static void initial_states(run *r) {
         r->e[1 - s].st = TCPW_LISTEN;
         for (size_t i = 1; i < c->npkt; i++)
             if (c->pkt[i].side != s) {
-                if (c->pkt[i].flags & TCPW_RST) r->e[1 - s].st = TCPW_CLOSED;
+                /* a RST: no listener (§3.10.7.1); a SYN of its own: it opened actively too
+                 * (a simultaneous open, RFC 9293 Figure 8), from CLOSED */
+                if ((c->pkt[i].flags & TCPW_RST) ||
+                    (c->pkt[i].flags & (TCPW_SYN | TCPW_ACK)) == TCPW_SYN)
+                    r->e[1 - s].st = TCPW_CLOSED;
                 break;
             }
     } else if ((p0->flags & (TCPW_SYN | TCPW_ACK)) == (TCPW_SYN | TCPW_ACK)) {
@@ -856,10 +1236,13 @@ static void run_endpoints(run *r) {
     bool midstream = r->e[0].st == TCPW_ESTABLISHED;
     for (size_t i = 0; i < c->npkt && !r->err; i++) {
         int s = c->pkt[i].side;
+        r->next_send[s] = i;
         arrivals_before(r, s, i);
+        if (c->ndelayed) deliver_delayed(r, s, i);
         ep_send(r, s, i);
         if (!q_push(&r->e[1 - s], i)) r->err = TCPW_ENOMEM;
     }
+    r->next_send[0] = r->next_send[1] = SIZE_MAX;
     for (int s = 0; s < 2; s++)
         while (r->e[s].qh < r->e[s].qt)
             arrive(r, s, UINT64_MAX, SIZE_MAX);
@@ -1061,9 +1444,9 @@ int tcpw_an_infer(tcpw_an_conn *c, const tcpw_an_config *cfg, uint64_t capture_e
     roles(c);
     marks(c);
     lags(c);
-    losses(c);
     run r;
     memset(&r, 0, sizeof r);
+    if (losses(c)) return TCPW_ENOMEM;
     r.c = c;
     r.cfg = cfg;
     run_endpoints(&r);

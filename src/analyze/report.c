@@ -79,6 +79,7 @@ static const char *marks_text(uint16_t m, char *buf, size_t cap) {
                  {TCPW_AN_KEEPALIVE, "keep-alive"},
                  {TCPW_AN_LOST, "lost"},
                  {TCPW_AN_LATE, "crossed"},
+                 {TCPW_AN_DELAYED, "delayed"},
                  {TCPW_AN_SNAPLEN, "cut by snaplen"}};
     size_t n = 0;
     buf[0] = '\0';

@@ -173,6 +173,7 @@ static void syn_sent_arrives(tcpw_conn *c, tcpw_seg *seg) {
     apply_syn_options(c, seg);
     if (ack) {
         c->snd_una = seg->ack;
+        c->syn_acked = true; /* ISS < SEG.ACK was checked above */
         c->retries = 0;
         c->rto_at = TCPW_NEVER;
         if (c->rtt_timing && seq_gt(seg->ack, c->rtt_seq)) {
@@ -182,7 +183,7 @@ static void syn_sent_arrives(tcpw_conn *c, tcpw_seg *seg) {
             rtt_sample(c, (ts_now(c->stack, c->ts_offset) - seg->opts.tsecr) * 1000u);
         }
     }
-    if (seq_gt(c->snd_una, c->iss)) {
+    if (c->syn_acked) {
         /* Our SYN is acknowledged: ESTABLISHED, and <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>. */
         update_send_window(c, seg);
         conn_set_state(c, TCPW_ESTABLISHED, TCPW_CAUSE_SEGMENT, NULL, seg);
@@ -302,11 +303,27 @@ static void ack_new_data(tcpw_conn *c, const tcpw_seg *seg) {
         if (data) conn_raise(c, TCPW_EV_WRITABLE);
     }
     c->snd_una = seg->ack;
+    c->syn_acked = true; /* the SYN is the first octet: any new acknowledgment covers it */
     if (seq_lt(c->snd_nxt, c->snd_una)) c->snd_nxt = c->snd_una;
     c->retries = 0;
     /* RFC 5681 §3.1 slow start / congestion avoidance, §3.2 leaving fast recovery. */
-    if (c->dupacks >= 3) {
-        c->cwnd = c->ssthresh;
+    if (c->dupacks >= 3 && seq_lt(seg->ack, c->recover)) {
+        /* RFC 6582 §3.2 step 5 (NewReno): a partial ACK — more of the window was lost.
+         * Retransmit the next unacknowledged segment now instead of waiting for the RTO,
+         * deflate the window by what was acknowledged (adding back one segment), and stay in
+         * fast recovery until everything sent before it began is acknowledged. */
+        c->cwnd = (c->cwnd > acked ? c->cwnd - acked : 0) + c->snd_mss;
+        s->stats.retransmits++;
+        conn_note(c, "partial ACK: retransmit the next hole (NewReno, RFC 6582)");
+        send_first_unacked(c, c->snd_mss);
+        rto_recompute(c);
+        conn_arm_rto(c);
+        return;
+    } else if (c->dupacks >= 3) {
+        /* RFC 6582 §3.2 step 5 full acknowledgment: deflate to ssthresh, or to what is still
+         * in flight plus one segment when that is less (no burst). */
+        uint32_t flight = c->snd_max - c->snd_una + c->snd_mss;
+        c->cwnd = c->ssthresh < flight ? c->ssthresh : flight;
     } else if (c->cwnd < c->ssthresh) {
         c->cwnd += acked < c->snd_mss ? acked : c->snd_mss;
     } else {
@@ -494,8 +511,7 @@ static void synchronized_arrives(tcpw_conn *c, tcpw_seg *seg) {
      * (SYN_RCVD, or FIN_WAIT_1 entered from it) the peer's SYN+ACK repeats its SYN at IRS.
      * That SYN is old, but the ACK completes the handshake: take the segment from IRS+1 on,
      * so the sequence check accepts it and the ACK takes us to ESTABLISHED (as Linux does). */
-    if (c->snd_una == c->iss &&
-        (seg->flags & (TCPW_SYN | TCPW_ACK | TCPW_RST)) == (TCPW_SYN | TCPW_ACK) &&
+    if (!c->syn_acked && (seg->flags & (TCPW_SYN | TCPW_ACK | TCPW_RST)) == (TCPW_SYN | TCPW_ACK) &&
         seg->seq == c->irs) {
         seg->flags &= (uint8_t)~TCPW_SYN;
         seg->seq++;
@@ -590,7 +606,7 @@ static void synchronized_arrives(tcpw_conn *c, tcpw_seg *seg) {
         if (c->ack_now) conn_output(c);
         return;
     }
-    if (c->state == TCPW_SYN_RCVD || c->snd_una == c->iss) {
+    if (c->state == TCPW_SYN_RCVD || !c->syn_acked) {
         if (!syn_rcvd_ack(c, seg)) return;
     }
     /* RFC 5961 §5.2: acceptable acknowledgments lie in [SND.UNA - MAX.SND.WND, SND.NXT]. */

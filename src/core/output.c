@@ -158,7 +158,7 @@ static uint32_t fin_seq(const tcpw_conn *c) {
 /* Our SYN is unacknowledged and due (first send, or going back after a timeout). This also
  * holds in FIN_WAIT_1 entered from SYN_RCVD: the SYN still goes before the FIN. */
 static bool syn_needed(const tcpw_conn *c) {
-    return c->snd_nxt == c->iss && c->snd_una == c->iss;
+    return !c->syn_acked && c->snd_nxt == c->iss;
 }
 
 /* One segment starting at `seq`: up to `room` bytes of data, a FIN if it reaches the end and
@@ -204,6 +204,7 @@ void conn_output(tcpw_conn *c) {
         uint8_t flags = TCPW_SYN | (c->state == TCPW_SYN_SENT ? 0 : TCPW_ACK);
         start_rtt_timing(c, c->iss);
         conn_send(c, c->iss, flags, 0);
+        c->syn_sent = true;
         c->snd_nxt = c->iss + 1;
         if (seq_gt(c->snd_nxt, c->snd_max)) c->snd_max = c->snd_nxt;
         if (c->rto_at == TCPW_NEVER) conn_arm_rto(c);
@@ -215,10 +216,14 @@ void conn_output(tcpw_conn *c) {
      * data for transmission after entering ESTABLISHED state"); a FIN may go from SYN_RCVD
      * only with nothing before it (§3.10.4: "If no SENDs have been issued and there is no
      * pending data to send, then form a FIN segment and send it"). */
-    bool data_waits = c->snd_una == c->iss && c->sndbuf.len;
-    if (c->state != TCPW_SYN_SENT && seq_gt(c->snd_nxt, c->iss) && !data_waits) {
+    bool data_waits = !c->syn_acked && c->sndbuf.len;
+    if (c->state != TCPW_SYN_SENT && c->syn_sent && !data_waits) {
         for (;;) {
-            uint32_t wnd = c->snd_wnd < c->cwnd ? c->snd_wnd : c->cwnd;
+            /* RFC 3042 §2 Limited Transmit: the first and second duplicate ACK each let one
+             * new segment go beyond cwnd (not beyond the peer's window), so that a loss in a
+             * small window still draws the three duplicates fast retransmit needs. */
+            uint32_t cw = c->cwnd + (c->dupacks < 3 ? c->dupacks * (uint32_t)c->snd_mss : 0);
+            uint32_t wnd = c->snd_wnd < cw ? c->snd_wnd : cw;
             int32_t usable = seq_diff(c->snd_una + wnd, c->snd_nxt);
             uint32_t room = usable > 0 ? (uint32_t)usable : 0;
             uint32_t seq = c->snd_nxt;
@@ -251,7 +256,7 @@ void conn_output(tcpw_conn *c) {
 /* The zero-window probe and fast retransmit send one segment at snd_una regardless of the
  * window, without moving snd_nxt. */
 void send_first_unacked(tcpw_conn *c, uint32_t room) {
-    if (syn_needed(c) || c->snd_una == c->iss) {
+    if (syn_needed(c) || !c->syn_acked) {
         uint32_t saved = c->snd_nxt;
         c->snd_nxt = c->iss;
         conn_output(c);

@@ -62,6 +62,9 @@ struct tcpw_conn {
     uint16_t snd_mss;
     uint8_t snd_wscale, rcv_wscale;
     bool ws_ok, ts_ok;
+    /* Where the SYN stands. Flags, not sequence comparisons with ISS: after 2^31 bytes a
+     * sequence number no longer compares "after" ISS, and after 2^32 SND.UNA equals it. */
+    bool syn_sent, syn_acked;
 
     /* receive sequence space */
     uint32_t irs, rcv_nxt;

@@ -849,8 +849,10 @@ static void print_endpoint(FILE *out, const tcpw_endpoint *e) {
         for (int i = 0; i < 16; i += 2)
             fprintf(out, "%s%x", i ? ":" : "", (e->addr.ip[i] << 8) | e->addr.ip[i + 1]);
         fprintf(out, "]:%u", e->port);
-    } else {
+    } else if (e->port) {
         fprintf(out, "*:%u", e->port);
+    } else {
+        fprintf(out, "*:*"); /* a listener's remote end: any address, any port (as ss) */
     }
 }
 

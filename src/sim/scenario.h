@@ -14,9 +14,10 @@
  *    application's outcome, each stack's final connection listing (tcpw_list) and statistics.
  *
  * 2. The registry: named scenarios (four-way, server-first, half-close, ...), each with a
- *    one-line description that says what it shows and where it departs from the engine's
- *    defaults. tcpw_scn_prepare() turns one into a spec and applies the command line's
- *    overrides (tcpw_scn_options); tcpw_scn_run_named() does both and runs it.
+ *    one-line description (in English and in Chinese) that says what it shows and where it
+ *    departs from the engine's defaults. tcpw_scn_prepare() turns one into a spec and applies
+ *    the command line's overrides (tcpw_scn_options); tcpw_scn_run_named() does both and runs
+ *    it.
  *
  * For the command line (`tcpwave sim [--scenario NAME] [--seed N] [--loss P] ...`):
  *
@@ -31,7 +32,8 @@
  *         tcpw_view_render(stdout, &r.rec, &view_opts), tcpw_scn_print_summary(stdout, &r);
  *     tcpw_scn_result_free(&r);                                   // always, even on error
  *
- *  `tcpwave sim --list` prints tcpw_scn_get(i)->name and ->description for i < tcpw_scn_count().
+ *  `tcpwave sim --list` prints tcpw_scn_get(i)->name and ->description for i < tcpw_scn_count()
+ *  (->description_zh with --lang zh).
  *
  * Everything is deterministic: the same spec (seed included) gives the same run, bit for bit.
  * Times are virtual microseconds from the start of the run.
@@ -244,8 +246,9 @@ typedef enum tcpw_scn_first {
 
 typedef struct tcpw_scn_def {
     const char *name;
-    const char *description; /* one line */
-    tcpw_scn_first first;    /* who closes first in this scenario */
+    const char *description;    /* one line */
+    const char *description_zh; /* the same in Chinese, in the seeds' terms (第一次挥手 ...) */
+    tcpw_scn_first first;       /* who closes first in this scenario */
     /* Fills the scenario's own settings into a spec that holds tcpw_scn_spec_default(). */
     void (*build)(tcpw_scn_spec *spec);
     /* Optional: adjusts what depends on the final settings after overrides (a time counted

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "sim/scenario.h"
+#include "util/duration.h"
 
 #define MS 1000ull
 #define S  1000000ull
@@ -76,11 +77,14 @@ static void build_close_in_syn_rcvd(tcpw_scn_spec *s) {
 }
 
 static void build_lost_last_ack(tcpw_scn_spec *s) {
-    /* The client sends SYN, ACK, its request, the ACK of the response, its FIN: the 6th
-     * segment is the last ACK, the 7th and 8th its repetitions from TIME_WAIT. */
-    s->rules[s->nrules++] = "client>server#6";
-    s->rules[s->nrules++] = "client>server#7";
-    s->rules[s->nrules++] = "client>server#8";
+    /* Counting only the client's segments that carry ACK (its SYN does not): the ACK of the
+     * SYN+ACK, its request, the ACK of the response, its FIN, then the last ACK (#5) and its
+     * repetitions from TIME_WAIT (#6, #7). A RST carries no ACK, so it is never counted and
+     * never dropped: with msl 0 the client, which has forgotten the connection, answers the
+     * first retransmitted FIN with a RST that gets through. */
+    s->rules[s->nrules++] = "client>server#5:A";
+    s->rules[s->nrules++] = "client>server#6:A";
+    s->rules[s->nrules++] = "client>server#7:A";
 }
 
 static void build_lost_fin(tcpw_scn_spec *s) {
@@ -147,68 +151,123 @@ static void build_close_wait_leak(tcpw_scn_spec *s) {
     s->app[TCPW_SCN_SERVER].close_when = TCPW_SCN_NEVER;
 }
 
+static void build_tw_reuse(tcpw_scn_spec *s) {
+    tcpw_scn_app *c = &s->app[TCPW_SCN_CLIENT], *v = &s->app[TCPW_SCN_SERVER];
+    for (int i = 0; i < 2; i++)
+        s->cfg[i].timestamps = true; /* tw_reuse relies on them: PAWS guards the new incarnation */
+    c->port = 40000;
+    c->connections = 2;
+    /* The client half-closes after the exchange and lets go of its handle when it reads the
+     * server's EOF: the instant its side enters TIME_WAIT, which is also when it received the
+     * last timestamp of the connection. It reconnects from the same port 1 s later: just when
+     * Linux tcp_tw_reuse allows taking the 4-tuple over (a second since the last timestamp). */
+    c->close_call = TCPW_SCN_SHUTDOWN;
+    c->reconnect_delay_us = 1 * S;
+    v->connections = 2;
+}
+
 static const tcpw_scn_def registry[] = {
     {"four-way",
      "the seeds' close: request 100 B, response 200 B, the client closes first and the server "
      "100 ms after EOF: FIN seq=u; ACK seq=v ack=u+1; FIN+ACK seq=w ack=u+1; ACK seq=u+1 ack=w+1",
+     "种子文章中的四次挥手：请求 100 B、响应 200 B，客户端（主动关闭方）先关闭，服务端（被动关闭"
+     "方）读到 EOF 100 ms 后关闭：第一次挥手 FIN seq=u；第二次挥手 ACK seq=v ack=u+1；第三次挥手 "
+     "FIN+ACK seq=w ack=u+1；第四次挥手 ACK seq=u+1 ack=w+1",
      TCPW_SCN_FIRST_CLIENT, build_four_way, NULL},
     {"server-first",
      "the server closes first, right after its response; the client closes 100 ms after EOF "
      "and the client's side goes through CLOSE_WAIT and LAST_ACK",
+     "服务端发完响应后立即关闭，成为主动关闭方；客户端读到 EOF 100 ms 后关闭，作为被动关闭方经历 "
+     "CLOSE_WAIT 和 LAST_ACK",
      TCPW_SCN_FIRST_SERVER, build_server_first, NULL},
     {"half-close",
      "the client calls shutdown() after its request; the server acknowledges the FIN, sends "
      "5000 B 100 ms later (the client still reads: half-close), then its FIN",
+     "半关闭：客户端发完请求后调用 shutdown()（第一次挥手）；服务端确认 FIN（第二次挥手），100 ms "
+     "后再发送 5000 B（客户端仍在读），然后才发送自己的 FIN（第三次挥手）",
      TCPW_SCN_FIRST_CLIENT, build_half_close, NULL},
     {"three-way-close",
      "the server closes the instant it reads EOF: its delayed ACK (40 ms) leaves with its FIN, "
      "and the client goes FIN_WAIT_1 -> TIME_WAIT directly: three segments",
+     "服务端读到 EOF 后立即关闭：它的延迟确认（40 ms）与 FIN 一起发出，第二、三次挥手合并为一个报"
+     "文，客户端从 FIN_WAIT_1 直接进入 TIME_WAIT：只有三个报文",
      TCPW_SCN_FIRST_CLIENT, build_three_way_close, NULL},
     {"simultaneous-close",
      "both applications close at the same instant after the exchange: the FINs cross, both "
      "sides go FIN_WAIT_1 -> CLOSING -> TIME_WAIT",
+     "同时关闭：双方应用在数据交换后同一时刻关闭，两个 FIN 在网络中交错，双方都是主动关闭方，都经历"
+     " FIN_WAIT_1 -> CLOSING -> TIME_WAIT",
      TCPW_SCN_FIRST_BOTH, build_simultaneous_close, NULL},
     {"simultaneous-open",
      "both sides connect() to each other's port (40000 and 80) at once: the SYNs cross, both go "
      "SYN_SENT -> SYN_RCVD -> ESTABLISHED; then the four-way close",
+     "同时打开：双方同时 connect() 对方的端口（40000 与 80），两个 SYN 交错，双方都经历 SYN_SENT "
+     "-> SYN_RCVD -> ESTABLISHED；随后是四次挥手",
      TCPW_SCN_FIRST_CLIENT, build_simultaneous_open, NULL},
     {"close-in-syn-rcvd",
      "a simultaneous open in which the server calls shutdown() 15 ms in, while in SYN_RCVD: "
      "SYN_RCVD -> FIN_WAIT_1 and its FIN follows its SYN+ACK; it still reads the request",
+     "一次同时打开，服务端在 15 ms 时（仍处于 SYN_RCVD）调用 shutdown()：SYN_RCVD -> FIN_WAIT_1，它"
+     "的 FIN 紧跟在 SYN+ACK 之后；它仍能读到请求",
      TCPW_SCN_FIRST_SERVER, build_close_in_syn_rcvd, NULL},
     {"lost-last-ack",
      "the client's last ACK is lost, and so are the two it sends again: LAST_ACK retransmits "
      "its FIN after 1, 2, 4 s, TIME_WAIT answers each and restarts 2MSL (with msl 0: a RST)",
+     "第四次挥手的 ACK 丢失，TIME_WAIT 重发的两个 ACK 也丢失：被动关闭方在 LAST_ACK 中于 1、2、4 s "
+     "后重传 FIN，TIME_WAIT 每次都回复 ACK 并重新开始 2MSL 计时（msl 为 0 时：主动关闭方已忘记这个"
+     "连接，回复 RST）",
      TCPW_SCN_FIRST_CLIENT, build_lost_last_ack, NULL},
     {"lost-fin",
      "the client's first FIN is lost: FIN_WAIT_1 retransmits it after the RTO (1 s), then the "
      "four-way close goes on",
+     "客户端的第一次挥手（FIN）丢失：FIN_WAIT_1 在超时重传时间（1 s）后重传 FIN，然后四次挥手继续进"
+     "行",
      TCPW_SCN_FIRST_CLIENT, build_lost_fin, NULL},
     {"time-wait-expiry",
      "the four-way close; TIME_WAIT lasts exactly 2MSL (60 s), and a copy of the server's FIN "
      "sent as it ends finds no connection: the client answers RST",
+     "四次挥手；TIME_WAIT 恰好持续 2MSL（60 s），它结束时服务端 FIN 的一个副本才到达，找不到连接："
+     "客户端回复 RST",
      TCPW_SCN_FIRST_CLIENT, build_time_wait_expiry, finish_time_wait_expiry},
     {"old-duplicate",
      "a segment of a first connection arrives 70 ms late while the client reconnects from the "
      "same port; timestamps off (PAWS would catch it): with 2MSL it dies, with msl 0 it "
      "corrupts the new connection",
+     "第一个连接的一个报文晚到 70 ms，而客户端正从同一端口重新连接；时间戳关闭（否则 PAWS 会识别"
+     "它）：有 2MSL 时它被丢弃，msl 为 0 时它破坏新连接的数据",
      TCPW_SCN_FIRST_CLIENT, build_old_duplicate, NULL},
     {"rst-on-unread-data",
      "the server never reads the request and closes at 200 ms: unread data turns the FIN into "
      "a RST (RFC 2525 §2.17); the client is told 'connection reset'",
+     "服务端从不读取请求，在 200 ms 时关闭：未读的数据使 FIN 变成 RST（RFC 2525 §2.17）；客户端收到"
+     "“连接被重置”",
      TCPW_SCN_FIRST_SERVER, build_rst_on_unread_data, NULL},
     {"abort",
      "the client aborts after the exchange: one RST, no TIME_WAIT; the server is told "
      "'connection reset'",
+     "客户端在数据交换后调用 abort()：只有一个 RST，没有 TIME_WAIT；服务端收到“连接被重置”",
      TCPW_SCN_FIRST_CLIENT, build_abort, NULL},
     {"fin-wait-2-timeout",
      "the client closes, the server does not answer with its FIN until 90 s: the orphaned "
      "FIN_WAIT_2 gives up after fin_timeout (60 s), so the late FIN gets a RST",
+     "客户端关闭，服务端直到 90 s 才发出第三次挥手的 FIN：孤儿 FIN_WAIT_2 在 fin_timeout（60 s）后"
+     "放弃，于是迟到的 FIN 收到 RST",
      TCPW_SCN_FIRST_CLIENT, build_fin_wait_2_timeout, finish_fin_wait_2_timeout},
     {"close-wait-leak",
      "the server's application never closes: its side stays in CLOSE_WAIT for good (shown in "
      "the listing) while the client's orphaned FIN_WAIT_2 times out",
+     "服务端的应用始终不关闭：它这一侧永远停留在 CLOSE_WAIT（见最后的连接列表），而客户端的孤儿 "
+     "FIN_WAIT_2 超时关闭",
      TCPW_SCN_FIRST_CLIENT, build_close_wait_leak, NULL},
+    {"tw-reuse",
+     "timestamps on; the client closes first (shutdown(), its side holds TIME_WAIT) and "
+     "reconnects from the same port 1 s later: connect() gets 'address in use' until 2MSL ends "
+     "(60 s); with --tw-reuse it takes the 4-tuple over at once (Linux tcp_tw_reuse: 1 s since "
+     "the last timestamp)",
+     "开启时间戳；客户端（主动关闭方）先关闭（shutdown()），它这一侧停留在 TIME_WAIT，1 s 后从同一"
+     "端口重新连接：connect() 报“地址已被占用”，直到 2MSL 结束（60 s）；加上 --tw-reuse 时立即复用"
+     "这个四元组（Linux tcp_tw_reuse：距最后一个时间戳已满 1 s）",
+     TCPW_SCN_FIRST_CLIENT, build_tw_reuse, NULL},
 };
 
 size_t tcpw_scn_count(void) {
@@ -269,25 +328,9 @@ static bool parse_prob(const char *v, double *out) {
     return true;
 }
 
-/* "20" (ms), "20ms", "1.5s", "300us" -> microseconds. */
+/* "20" (ms), "20ms", "1.5s", "300us" -> microseconds (util/duration.h). */
 static bool parse_time(const char *v, uint64_t *out_us) {
-    if (!v || !(isdigit((unsigned char)*v) || *v == '.')) return false;
-    char *end;
-    double x = strtod(v, &end);
-    if (end == v || !(x >= 0)) return false;
-    double mult = 1000.0;
-    if (strcmp(end, "us") == 0)
-        mult = 1.0;
-    else if (strcmp(end, "ms") == 0 || *end == '\0')
-        mult = 1000.0;
-    else if (strcmp(end, "s") == 0)
-        mult = 1e6;
-    else
-        return false;
-    double us = x * mult;
-    if (us > 1e15) return false;
-    *out_us = (uint64_t)(us + 0.5);
-    return true;
+    return v && tcpw_duration_parse(v, TCPW_DUR_MS, out_us);
 }
 
 static bool parse_ms32(const char *v, uint32_t *out_ms) {

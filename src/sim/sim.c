@@ -19,6 +19,7 @@
 #include "core/wire.h"
 #include "sim/prng.h"
 #include "sim/sim.h"
+#include "util/duration.h"
 
 /* Size of a packet buffer taken from the free list (holds a full 1500-byte MTU packet). */
 #define PKT_BLOCK 2048
@@ -404,41 +405,6 @@ static bool is_digit(char c) {
     return c >= '0' && c <= '9';
 }
 
-/* Parses a duration "200ms", "1.5s", "300us", "20" (ms) at *p into microseconds. */
-static bool parse_duration(const char **p, uint64_t *out_us) {
-    const char *s = *p;
-    uint64_t whole = 0, frac = 0, frac_div = 1;
-    if (!is_digit(*s)) return false;
-    while (is_digit(*s)) {
-        if (whole > (UINT64_MAX - 9) / 10) return false;
-        whole = whole * 10 + (uint64_t)(*s++ - '0');
-    }
-    if (*s == '.') {
-        s++;
-        if (!is_digit(*s)) return false;
-        while (is_digit(*s)) {
-            if (frac_div < 1000000) { /* finer than 1 us is ignored */
-                frac = frac * 10 + (uint64_t)(*s - '0');
-                frac_div *= 10;
-            }
-            s++;
-        }
-    }
-    uint64_t mult;
-    if (strncmp(s, "us", 2) == 0)
-        mult = 1, s += 2;
-    else if (strncmp(s, "ms", 2) == 0)
-        mult = 1000, s += 2;
-    else if (*s == 's')
-        mult = 1000000, s += 1;
-    else
-        mult = 1000;
-    if (whole > UINT64_MAX / mult) return false;
-    *out_us = whole * mult + frac * mult / frac_div;
-    *p = s;
-    return true;
-}
-
 int tcpw_sim_rule_parse(const char *s, const char *const names[], int nnames, tcpw_sim_rule *out,
                         char *err, size_t errlen) {
     if (err && errlen > 0) err[0] = '\0';
@@ -506,7 +472,7 @@ int tcpw_sim_rule_parse(const char *s, const char *const names[], int nnames, tc
             p += 4;
         } else if (strncmp(p, "hold=", 5) == 0) {
             p += 5;
-            if (!parse_duration(&p, &out->hold_us))
+            if (!tcpw_duration_scan(&p, TCPW_DUR_MS, &out->hold_us))
                 return parse_fail(err, errlen, s,
                                   "hold needs a duration such as 200ms, 1.5s or 300us");
             out->action = TCPW_SIM_HOLD;

@@ -21,6 +21,8 @@ typedef struct scan {
     bool snd_known[2];
     uint32_t snd_max[2];    /* highest sequence number each side has sent, plus one */
     uint64_t rtx_note_t[2]; /* time of a pending "retransmit" note, UINT64_MAX none */
+    uint64_t inj_note_t[2]; /* time of a pending "injected" note, UINT64_MAX none */
+    bool synack_sent[2];    /* each side has sent a SYN+ACK on the current connection */
 } scan;
 
 bool view_event_ok(const view_ctx *c, size_t i) {
@@ -74,6 +76,96 @@ bool view_retrans_wait(const view_ctx *c, size_t i, uint64_t *wait_us) {
 bool view_note_is_retransmit(const char *text) {
     if (strncmp(text, "retransmi", 9) != 0) return false;
     return strstr(text, "exhausted") == NULL; /* "retransmissions exhausted" gives up */
+}
+
+bool view_note_is_injection(const char *text) {
+    return strncmp(text, "injected:", 9) == 0;
+}
+
+#define LATE_MIN_US 1000 /* a segment this much later than the fastest one is "late" */
+
+bool view_seg_late(const view_ctx *c, size_t i, uint64_t *late_us) {
+    const tcpw_rec_event *e = &c->r->ev[i];
+    if (e->kind != TCPW_REC_SEG || e->fate == TCPW_FATE_DROPPED || !view_event_ok(c, i) ||
+        e->arrive_us <= e->t_us)
+        return false;
+    uint64_t base = c->base_lat[e->side], travel = e->arrive_us - e->t_us;
+    if (base == UINT64_MAX || travel <= base) return false;
+    uint64_t late = travel - base;
+    if (late < LATE_MIN_US || late < base) return false;
+    *late_us = late;
+    return true;
+}
+
+typedef struct late_seg {
+    uint64_t arrive;
+    size_t i;
+} late_seg;
+
+static int late_cmp(const void *a, const void *b) {
+    const late_seg *x = a, *y = b;
+    if (x->arrive != y->arrive) return x->arrive < y->arrive ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+size_t view_late_arrivals(const view_ctx *c, size_t **out) {
+    size_t n = 0;
+    uint64_t late;
+    *out = NULL;
+    for (size_t i = 0; i < c->r->count; i++)
+        n += view_seg_late(c, i, &late);
+    if (n == 0) return 0;
+    late_seg *v = malloc(n * sizeof *v);
+    size_t *idx = malloc(n * sizeof *idx);
+    if (!v || !idx) {
+        free(v);
+        free(idx);
+        return 0;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < c->r->count; i++)
+        if (view_seg_late(c, i, &late)) v[k++] = (late_seg){c->r->ev[i].arrive_us, i};
+    qsort(v, n, sizeof *v, late_cmp);
+    for (k = 0; k < n; k++)
+        idx[k] = v[k].i;
+    free(v);
+    *out = idx;
+    return n;
+}
+
+const char *view_late_tag(const view_ctx *c, size_t i, char *buf, size_t cap) {
+    uint64_t late;
+    char dur[32];
+    if (cap) buf[0] = '\0';
+    if (!view_seg_late(c, i, &late)) return buf;
+    view_duration(late, dur, sizeof dur);
+    if (c->r->ev[i].fate == TCPW_FATE_REORDERED)
+        snprintf(buf, cap, "(reordered: %s late)", dur);
+    else
+        snprintf(buf, cap, "(held %s)", dur);
+    return buf;
+}
+
+const char *view_arrival_tag(const view_ctx *c, size_t i, char *buf, size_t cap) {
+    if (c->r->ev[i].fate == TCPW_FATE_REORDERED) {
+        snprintf(buf, cap, "(reordered)");
+        return buf;
+    }
+    return view_late_tag(c, i, buf, cap);
+}
+
+/* The shortest travel time in each direction, of the segments that took some (a segment
+ * injected straight into the receiver takes none and says nothing of the link). */
+static void base_latencies(view_ctx *c) {
+    c->base_lat[0] = c->base_lat[1] = UINT64_MAX;
+    for (size_t i = 0; i < c->r->count; i++) {
+        const tcpw_rec_event *e = &c->r->ev[i];
+        if (e->kind != TCPW_REC_SEG || e->fate == TCPW_FATE_DROPPED || !view_event_ok(c, i) ||
+            e->arrive_us <= e->t_us)
+            continue;
+        if (e->arrive_us - e->t_us < c->base_lat[e->side])
+            c->base_lat[e->side] = e->arrive_us - e->t_us;
+    }
 }
 
 /* ---- the analysis --------------------------------------------------------------------------- */
@@ -165,6 +257,7 @@ static void start_conn(view_ctx *c, scan *s) {
     conn_reset(&c->conns[s->conn]);
     s->ended = false;
     s->snd_known[0] = s->snd_known[1] = false;
+    s->synack_sent[0] = s->synack_sent[1] = false;
 }
 
 /* A SYN without ACK after the connection ended, and not a copy of this side's SYN, opens a
@@ -175,14 +268,33 @@ static bool opens_new_conn(const view_ctx *c, const scan *s, const tcpw_rec_even
     return first == VIEW_NONE || c->r->ev[first].seq != e->seq;
 }
 
+/* A side's first SYN+ACK after a SYN of its own with the same sequence number: in a
+ * simultaneous open each side answers the other's SYN by repeating its own SYN with the ACK
+ * (RFC 9293 §3.5, Figure 8). That is the handshake, not a timer-driven resend. */
+static bool answers_with_own_syn(const view_ctx *c, const scan *s, const tcpw_rec_event *e) {
+    if ((e->flags & (TCPW_SYN | TCPW_ACK)) != (TCPW_SYN | TCPW_ACK) || s->synack_sent[e->side])
+        return false;
+    size_t first = c->conns[s->conn].syn[e->side];
+    return first != VIEW_NONE && c->r->ev[first].seq == e->seq &&
+           !(c->r->ev[first].flags & TCPW_ACK);
+}
+
 static void track_retransmission(view_ctx *c, scan *s, size_t i) {
     const tcpw_rec_event *e = &c->r->ev[i];
     view_step *st = &c->step[i];
     uint32_t space = seg_space(e);
     bool noted = s->rtx_note_t[e->side] == e->t_us;
     s->rtx_note_t[e->side] = UINT64_MAX;
+    if (s->inj_note_t[e->side] == e->t_us) {
+        /* not sent by the stack: a copy of an old segment is no retransmission of its own */
+        st->injected = true;
+        s->inj_note_t[e->side] = UINT64_MAX;
+        return;
+    }
     if (space == 0) return;
-    if ((s->snd_known[e->side] && seq_lt(e->seq, s->snd_max[e->side])) || noted) {
+    bool handshake = !noted && answers_with_own_syn(c, s, e);
+    if ((e->flags & (TCPW_SYN | TCPW_ACK)) == (TCPW_SYN | TCPW_ACK)) s->synack_sent[e->side] = true;
+    if (!handshake && ((s->snd_known[e->side] && seq_lt(e->seq, s->snd_max[e->side])) || noted)) {
         st->retrans = true;
         st->orig = find_original(c, i);
     }
@@ -222,8 +334,9 @@ static void analyse_event(view_ctx *c, scan *s, size_t i) {
         case TCPW_REC_SEG: analyse_segment(c, s, i); break;
         case TCPW_REC_NOTE: {
             char buf[sizeof e->what + 1];
-            if (view_note_is_retransmit(view_what(e, buf, sizeof buf)))
-                s->rtx_note_t[e->side] = e->t_us;
+            view_what(e, buf, sizeof buf);
+            if (view_note_is_retransmit(buf)) s->rtx_note_t[e->side] = e->t_us;
+            if (view_note_is_injection(buf)) s->inj_note_t[e->side] = e->t_us;
             break;
         }
         case TCPW_REC_APP: break;
@@ -275,9 +388,11 @@ int view_ctx_init(view_ctx *c, const tcpw_recording *r, const tcpw_view_opts *o)
         return -1;
     }
     initial_states(c);
+    base_latencies(c);
     scan s = {.st = {c->init_st[0], c->init_st[1]},
               .entered = {UINT64_MAX, UINT64_MAX},
-              .rtx_note_t = {UINT64_MAX, UINT64_MAX}};
+              .rtx_note_t = {UINT64_MAX, UINT64_MAX},
+              .inj_note_t = {UINT64_MAX, UINT64_MAX}};
     start_conn(c, &s);
     for (size_t i = 0; i < r->count; i++)
         analyse_event(c, &s, i);

@@ -599,11 +599,20 @@ static const text2 fate_suffix[] = {
     [TCPW_FATE_REORDERED] = {" — it arrives out of order", "——该报文乱序到达"},
 };
 
+static const text2 injected_seg = {
+    "this segment is put into the network by the scenario, not sent by {who}'s TCP: it stands "
+    "for an old duplicate or a forged segment, to show how {peer} treats it (RFC 9293 §3.4, "
+    "§3.10.7)",
+    "该报文由场景注入网络，并非{who}的 TCP 发送：它代表旧的重复报文或伪造的报文，用来展示{peer}"
+    "如何处理它（RFC 9293 §3.4、§3.10.7）"};
+
 static void explain_segment(sbuf *b, const env *v) {
     const view_step *s = &v->c->step[v->i];
     const view_conn *k = &v->c->conns[s->conn];
     bool fin3 = s->role == VIEW_ROLE_WAVE3 || s->role == VIEW_ROLE_WAVE23;
-    if (s->retrans && fin3 && s->st[v->e->side] == TCPW_LAST_ACK) {
+    if (s->injected) {
+        expand2(b, v, &injected_seg);
+    } else if (s->retrans && fin3 && s->st[v->e->side] == TCPW_LAST_ACK) {
         expand2(b, v, &last_ack_retrans);
     } else {
         if (s->retrans) expand2(b, v, &retrans_prefix);

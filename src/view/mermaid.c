@@ -12,6 +12,7 @@
  * codes (#59; for ';' and so on) so that no recording can break the diagram.
  */
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "view/view_internal.h"
@@ -138,13 +139,37 @@ static void segment(const mm *m, size_t i) {
         n += (size_t)snprintf(label + n, sizeof label - n, ", len=%lu", (unsigned long)e->len);
     if (s->retrans && n < sizeof label)
         n += (size_t)snprintf(label + n, sizeof label - n, " (retransmission)");
-    if (e->fate != TCPW_FATE_DELIVERED && n < sizeof label)
+    if (s->injected && n < sizeof label)
+        n += (size_t)snprintf(label + n, sizeof label - n, " (injected)");
+    char late[64];
+    if (view_late_tag(m->c, i, late, sizeof late)[0]) {
+        if (e->fate == TCPW_FATE_DUPLICATED && n < sizeof label)
+            n += (size_t)snprintf(label + n, sizeof label - n, " (duplicated)");
+        if (n < sizeof label) n += (size_t)snprintf(label + n, sizeof label - n, " %s", late);
+    } else if (e->fate != TCPW_FATE_DELIVERED && n < sizeof label) {
         n += (size_t)snprintf(label + n, sizeof label - n, " (%s)", tcpw_seg_fate_name(e->fate));
+    }
     if (e->inferred && n < sizeof label) snprintf(label + n, sizeof label - n, " (inferred)");
     fprintf(m->out, "    %s%s%s: ", m->id[e->side], e->fate == TCPW_FATE_DROPPED ? "-x" : "->>",
             m->id[peer]);
     put_text(m->out, label);
     fputc('\n', m->out);
+}
+
+/* The arrival of a late segment (held, reordered), at its arrival time: a note over the
+ * receiver, since a message of a sequenceDiagram has no travel time of its own. */
+static void arrival(const mm *m, size_t i) {
+    const tcpw_rec_event *e = &m->c->r->ev[i];
+    char flags[48], late[64], text[256];
+    int n = snprintf(
+        text, sizeof text, "arrives %s: %s, seq=%lu", view_arrival_tag(m->c, i, late, sizeof late),
+        view_flags_long(e->flags, ", ", flags, sizeof flags), (unsigned long)view_seq(m->c, e));
+    if ((e->flags & TCPW_ACK) && n > 0 && (size_t)n < sizeof text)
+        n += snprintf(text + n, sizeof text - (size_t)n, ", ack=%lu",
+                      (unsigned long)view_ack(m->c, e));
+    if (e->len > 0 && n > 0 && (size_t)n < sizeof text)
+        snprintf(text + n, sizeof text - (size_t)n, ", len=%lu", (unsigned long)e->len);
+    note_over(m, view_peer(e), text);
 }
 
 static void state_change(const mm *m, const tcpw_rec_event *e) {
@@ -176,6 +201,15 @@ static void event(const mm *m, size_t i) {
         note_both(m, explain);
 }
 
+/* A note over both sides for an idle gap of GAP_MARK_US or more. */
+static void gap(const mm *m, bool have_prev, uint64_t prev, uint64_t now) {
+    if (!have_prev || now <= prev || now - prev < GAP_MARK_US) return;
+    char dur[32], text[64];
+    snprintf(text, sizeof text, m->c->zh ? "~ %s 后 ~" : "~ %s later ~",
+             view_duration(now - prev, dur, sizeof dur));
+    note_both(m, text);
+}
+
 void view_render_mermaid(FILE *out, const view_ctx *c) {
     mm m = {.out = out, .c = c};
     fputs("sequenceDiagram\n", out);
@@ -189,19 +223,25 @@ void view_render_mermaid(FILE *out, const view_ctx *c) {
     declare(&m);
     for (int s = 0; s < 2; s++)
         if (c->init_st[s] != VIEW_STATE_UNKNOWN) note_over(&m, s, view_state_name(c->init_st[s]));
+    size_t *late = NULL, nlate = view_late_arrivals(c, &late), next = 0;
     bool have_prev = false;
     uint64_t prev = 0;
-    for (size_t i = 0; i < c->r->count; i++) {
-        if (!view_event_ok(c, i)) continue;
-        uint64_t now = c->r->ev[i].t_us;
-        if (have_prev && now > prev && now - prev >= GAP_MARK_US) {
-            char dur[32], text[64];
-            snprintf(text, sizeof text, c->zh ? "~ %s 后 ~" : "~ %s later ~",
-                     view_duration(now - prev, dur, sizeof dur));
-            note_both(&m, text);
+    for (size_t i = 0; i <= c->r->count; i++) {
+        bool end = i == c->r->count;
+        if (!end && !view_event_ok(c, i)) continue;
+        uint64_t now = end ? UINT64_MAX : c->r->ev[i].t_us;
+        /* late arrivals first, at their own time, before the events of that instant */
+        for (; next < nlate && c->r->ev[late[next]].arrive_us <= now; next++) {
+            gap(&m, have_prev, prev, c->r->ev[late[next]].arrive_us);
+            arrival(&m, late[next]);
+            prev = c->r->ev[late[next]].arrive_us;
+            have_prev = true;
         }
+        if (end) break;
+        gap(&m, have_prev, prev, now);
         event(&m, i);
         prev = now;
         have_prev = true;
     }
+    free(late);
 }

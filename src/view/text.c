@@ -11,6 +11,7 @@
  * the middle with "x"), long idle gaps are a ":" row, explanations are indented rows.
  */
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/addr.h"
@@ -111,10 +112,15 @@ static void seg_label(const view_ctx *c, const tcpw_rec_event *e, char *buf, siz
 
 static void seg_tags(const view_ctx *c, size_t i, char *buf, size_t cap) {
     const tcpw_rec_event *e = &c->r->ev[i];
+    char late[64];
     buf[0] = '\0';
     if (c->step[i].retrans) cat(buf, cap, "(retransmission) ");
+    if (c->step[i].injected) cat(buf, cap, "(injected) ");
     if (e->fate == TCPW_FATE_DUPLICATED) cat(buf, cap, "(duplicated) ");
-    if (e->fate == TCPW_FATE_REORDERED) cat(buf, cap, "(reordered) ");
+    if (view_late_tag(c, i, late, sizeof late)[0])
+        cat(buf, cap, "%s ", late);
+    else if (e->fate == TCPW_FATE_REORDERED)
+        cat(buf, cap, "(reordered) ");
     if (e->inferred) cat(buf, cap, "(inferred) ");
 }
 
@@ -227,19 +233,95 @@ static void print_explain(const tx *t, size_t i) {
     }
 }
 
-static void print_segment(const tx *t, size_t i, row *r) {
-    const tcpw_rec_event *e = &t->c->r->ev[i];
-    char label[160], tags[96], inner[LINE_MAX];
-    seg_label(t->c, e, label, sizeof label);
-    seg_tags(t->c, i, tags, sizeof tags);
+static void build_arrow(const view_ctx *c, const tcpw_rec_event *e, const char *label,
+                        const char *tags, char *inner, size_t cap) {
     bool dropped = e->fate == TCPW_FATE_DROPPED;
     if (e->side == 0)
-        arrow_right(inner, sizeof inner, label, tags, dropped);
+        arrow_right(inner, cap, label, tags, dropped);
     else
-        arrow_left(inner, sizeof inner, label, tags, dropped);
+        arrow_left(inner, cap, label, tags, dropped);
+    (void)c;
+}
+
+/* A segment: its arrow with its tags; the tags that do not fit between the bars go on a row of
+ * their own below, on the sender's side. */
+static void print_segment(const tx *t, size_t i, row *r) {
+    const tcpw_rec_event *e = &t->c->r->ev[i];
+    char label[160], tags[96], rest[96] = "", inner[LINE_MAX];
+    seg_label(t->c, e, label, sizeof label);
+    seg_tags(t->c, i, tags, sizeof tags);
+    build_arrow(t->c, e, label, tags, inner, sizeof inner);
+    while (view_utf8_width(inner, strlen(inner)) > INNER && tags[0]) {
+        /* move the last tag, "(...) ", to the front of the rest */
+        size_t n = strlen(tags);
+        char *last = tags + n - 1;
+        while (last > tags && !(last[-1] == ' ' && last[0] == '('))
+            last--;
+        char moved[96];
+        snprintf(moved, sizeof moved, "%s%s", last, rest);
+        snprintf(rest, sizeof rest, "%s", moved);
+        *last = '\0';
+        build_arrow(t->c, e, label, tags, inner, sizeof inner);
+    }
     r->inner = inner;
     r->inner_sgr = seg_sgr(e);
     print_row(t, r);
+    if (!rest[0]) return;
+    size_t n = strlen(rest);
+    while (n && rest[n - 1] == ' ')
+        rest[--n] = '\0';
+    char more[LINE_MAX];
+    more[0] = '\0';
+    if (e->side == 0) {
+        snprintf(more, sizeof more, "  %s", rest);
+    } else {
+        size_t w = view_utf8_width(rest, n) + 2;
+        repeat_char(more, sizeof more, ' ', w < INNER ? INNER - w : 0);
+        cat(more, sizeof more, "%s  ", rest);
+    }
+    row r2 = {
+        .time = "", .left = "", .right = "", .inner = more, .inner_sgr = r->inner_sgr, .bar = '|'};
+    print_row(t, &r2);
+}
+
+/* The arrival of a late segment (held, reordered), at its arrival time: an arrow into the
+ * receiver's bar, "arrives (held 70 ms): [ACK] seq=... len=1460 -->|" (wrapped onto more rows
+ * beside that bar when it does not fit). st: both states then. */
+static void print_arrival(const tx *t, size_t i, const int st[2]) {
+    const tcpw_rec_event *e = &t->c->r->ev[i];
+    char time[32], label[160], late[64], text[256], line[LINE_MAX], inner[LINE_MAX + 8];
+    seg_label(t->c, e, label, sizeof label);
+    snprintf(text, sizeof text, "arrives %s: %s", view_arrival_tag(t->c, i, late, sizeof late),
+             label);
+    bool left = view_peer(e) == 0;
+    row r = {.time = view_time(e->arrive_us, time, sizeof time),
+             .left = view_state_name(st[0]),
+             .right = view_state_name(st[1]),
+             .inner = inner,
+             .inner_sgr = seg_sgr(e),
+             .bar = '|'};
+    const char *p = text;
+    bool first = true;
+    do {
+        const char *next;
+        size_t n = view_wrap(p, INNER - 5, &next);
+        if (n >= sizeof line) n = sizeof line - 1;
+        memcpy(line, p, n);
+        line[n] = '\0';
+        const char *arrow = first ? (left ? "<-- " : " -->") : "    ";
+        inner[0] = '\0';
+        if (left) {
+            snprintf(inner, sizeof inner, "%s%s", arrow, line);
+        } else {
+            size_t w = view_utf8_width(line, n) + 4;
+            repeat_char(inner, sizeof inner, ' ', w < INNER ? INNER - w : 0);
+            cat(inner, sizeof inner, "%s%s", line, arrow);
+        }
+        print_row(t, &r);
+        r.time = r.left = r.right = "";
+        first = false;
+        p = next;
+    } while (*p);
 }
 
 static void print_state_change(const tx *t, size_t i, row *r) {
@@ -335,19 +417,42 @@ static void print_header(const tx *t) {
     print_row(t, &init);
 }
 
+/* The time line of the rows: events in order, with the arrivals of late segments merged in
+ * at their arrival times (before the events of that instant), and idle gaps marked. */
+typedef struct rows {
+    const tx *t;
+    bool have_prev;
+    uint64_t prev;
+    const int *st; /* both states after the last row */
+} rows;
+
+static void advance_to(rows *w, uint64_t now) {
+    if (w->have_prev && now > w->prev && now - w->prev >= GAP_MARK_US)
+        print_gap(w->t, now - w->prev);
+    w->prev = now;
+    w->have_prev = true;
+}
+
 void view_render_text(FILE *out, const view_ctx *c) {
     tx t = {out, c};
     print_header(&t);
-    bool have_prev = false;
-    uint64_t prev = 0;
-    for (size_t i = 0; i < c->r->count; i++) {
-        if (!view_event_ok(c, i)) continue;
-        uint64_t now = c->r->ev[i].t_us;
-        if (have_prev && now > prev && now - prev >= GAP_MARK_US) print_gap(&t, now - prev);
+    size_t *late = NULL, nlate = view_late_arrivals(c, &late), next = 0;
+    rows w = {.t = &t, .st = c->init_st};
+    for (size_t i = 0; i <= c->r->count; i++) {
+        bool end = i == c->r->count;
+        if (!end && !view_event_ok(c, i)) continue;
+        uint64_t now = end ? UINT64_MAX : c->r->ev[i].t_us;
+        for (; next < nlate && c->r->ev[late[next]].arrive_us <= now; next++) {
+            advance_to(&w, c->r->ev[late[next]].arrive_us);
+            print_arrival(&t, late[next], w.st);
+        }
+        if (end) break;
+        advance_to(&w, now);
         print_event(&t, i);
-        prev = now;
-        have_prev = true;
+        w.st = c->step[i].st;
     }
+    free(late);
+    bool have_prev = w.have_prev;
     if (!have_prev) {
         row r = {.inner = "  (no events)", .bar = '|'};
         print_row(&t, &r);

@@ -2,6 +2,7 @@
  * renderer of each format (text.c, mermaid.c, svg.c, json.c).
  */
 #include <ctype.h>
+#include <string.h>
 
 #include "view/view.h"
 #include "view/view_internal.h"
@@ -57,4 +58,21 @@ int tcpw_view_render(FILE *out, const tcpw_recording *r, const tcpw_view_opts *o
     view_ctx_free(&c);
     if (fflush(out) != 0 || ferror(out)) return -1;
     return 0;
+}
+
+void tcpw_view_print_wrapped(FILE *out, const char *text, size_t col, size_t indent, size_t width) {
+    const char *p = text ? text : "";
+    fputc(' ', out);
+    col++;
+    while (*p) {
+        const char *next;
+        size_t n = view_wrap(p, width > col ? width - col : 1, &next);
+        fwrite(p, 1, n, out);
+        p = next;
+        if (*p) {
+            fprintf(out, "\n%*s", (int)indent, "");
+            col = indent;
+        }
+    }
+    fputc('\n', out);
 }

@@ -41,4 +41,10 @@ int tcpw_format_parse(const char *s, tcpw_format *out);
 /* The name tcpw_format_parse() accepts for f ("text", ...). */
 const char *tcpw_format_name(tcpw_format f);
 
+/* Writes text (UTF-8) wrapped at `width` terminal columns, the way the text ladder wraps its
+ * own: lines break at spaces, or between Chinese characters (which take two columns), never
+ * inside "RFC 9293" or before "§". The first line goes on from column `col` after a space;
+ * the next ones start at column `indent`. Ends with a newline. For headings above a ladder. */
+void tcpw_view_print_wrapped(FILE *out, const char *text, size_t col, size_t indent, size_t width);
+
 #endif

@@ -47,6 +47,8 @@ typedef struct view_conn {
 typedef struct view_step {
     view_role role;
     bool retrans;   /* segment: repeats sequence space sent before (a retransmission) */
+    bool injected;  /* segment: put on the wire by the test, not by the stack (a note says so:
+                       "injected: ..."), such as a copy of an old segment */
     bool repeat;    /* segment: a repeated 4th wave (answer to a retransmitted FIN) */
     size_t orig;    /* retrans: the earlier transmission */
     size_t conn;    /* index into view_ctx.conns */
@@ -63,6 +65,8 @@ typedef struct view_ctx {
     view_step *step;  /* r->count entries */
     view_conn *conns; /* one per connection: there are at most one per SYN, plus one */
     size_t nconns, nconns_cap;
+    uint64_t base_lat[2]; /* the shortest travel time of a segment sent by each side (one
+                             that took some time), UINT64_MAX when none */
 } view_ctx;
 
 /* ---- analysis (common.c) ------------------------------------------------------------------ */
@@ -85,6 +89,21 @@ bool view_letter(const view_ctx *c, size_t conn, char letter, uint32_t *out);
 bool view_retrans_wait(const view_ctx *c, size_t i, uint64_t *wait_us);
 /* A note that marks a retransmission ("retransmit...", "retransmission timeout..."). */
 bool view_note_is_retransmit(const char *text);
+/* A note that says the next segment of its side was injected ("injected: ..."). */
+bool view_note_is_injection(const char *text);
+/* When segment i arrives late — held by a rule, reordered: at least 1 ms, and at least the
+ * shortest travel time of its direction, later than that shortest travel time — how much
+ * later. Its arrival is then far from its send time and worth a row of its own. */
+bool view_seg_late(const view_ctx *c, size_t i, uint64_t *late_us);
+/* The late segments (view_seg_late) in the order of their arrival (then of their sending):
+ * a malloc'd array of event indexes in *out (NULL when none or out of memory); returns how
+ * many. */
+size_t view_late_arrivals(const view_ctx *c, size_t **out);
+/* "(held 70 ms)" or "(reordered: 10 ms late)" for a late segment; "" otherwise. */
+const char *view_late_tag(const view_ctx *c, size_t i, char *buf, size_t cap);
+/* The same at its arrival: "(held 70 ms)", or just "(reordered)" (how late is said where it
+ * was sent). */
+const char *view_arrival_tag(const view_ctx *c, size_t i, char *buf, size_t cap);
 
 /* ---- text helpers (common.c) --------------------------------------------------------------- */
 

@@ -385,22 +385,22 @@ static void test_lost_last_ack(void) {
     if (test_current_failed) scn_dump(r);
     tcpw_scn_result_free(&res);
 
-    /* msl 0: TIME_WAIT ends as it starts; only the first last-ACK is lost */
-    tcpw_scn_spec spec;
-    tcpw_scn_options o;
-    tcpw_scn_options_init(&o);
-    char err[200];
-    REQUIRE(tcpw_scn_option_set(&o, "msl", "0", err, sizeof err) == 0);
-    REQUIRE(tcpw_scn_prepare("lost-last-ack", &o, &spec, err, sizeof err) == 0);
-    spec.nrules = 1;
-    REQUIRE(tcpw_scn_run(&spec, &res) == 0);
+    /* msl 0: TIME_WAIT ends as it starts, so the last ACK is lost and never repeated. The
+     * rules count only segments with ACK: the client's RST (no ACK) is not dropped, and it
+     * answers the server's first retransmitted FIN at once. */
+    REQUIRE(scn_run(&res, "lost-last-ack", "msl", "0", NULL) == 0);
     r = &res.rec;
+    CHECK_EQ_U(res.rules_fired, 1); /* the last ACK; there is no repetition to drop */
+    const tcpw_rec_event *last_ack = scn_seg_by(r, C_, A, 4);
+    SEG_IS(last_ack, C_, A, 102, 202, 0);
+    if (last_ack) CHECK_EQ_U(last_ack->fate, TCPW_FATE_DROPPED);
     CHECK_EQ_U(scn_state_time(r, C_, TCPW_TIME_WAIT, 0), 160 * MS);
     CHECK_EQ_U(scn_state_time(r, C_, TCPW_CLOSED, 0), 160 * MS);
     const tcpw_rec_event *refin = scn_seg_by(r, S_, FA, 1);
     SEG_IS(refin, S_, FA, 201, 102, 0);
     REQUIRE(refin);
     CHECK_EQ_U(refin->t_us, 1150 * MS);
+    CHECK(scn_seg_by(r, S_, FA, 2) == NULL); /* one retransmission is enough */
     const tcpw_rec_event *rst = scn_seg_by(r, C_, TCPW_RST, 0);
     REQUIRE(rst);
     CHECK_EQ_U(rst->flags, TCPW_RST);
@@ -750,7 +750,112 @@ static void test_close_wait_leak(void) {
     tcpw_scn_result_free(&res);
 }
 
+/* 16. tw_reuse: the client holds TIME_WAIT on 40000 -> 80 and reconnects from port 40000 1 s
+ * after it entered it (1 s after the last timestamp it received, the server's FIN). Without
+ * tw_reuse connect() says "address in use" until 2MSL ends; with it (Linux tcp_tw_reuse: the
+ * connection used timestamps and the last one is a second old) the TIME_WAIT record is taken
+ * over at once and the new connection starts beyond the old sequence space. */
+static const char *const tw_client_path =
+    "CLOSED SYN_SENT ESTABLISHED FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT CLOSED SYN_SENT ESTABLISHED "
+    "FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT CLOSED";
+static const char *const tw_server_path =
+    "CLOSED LISTEN SYN_RCVD ESTABLISHED CLOSE_WAIT LAST_ACK CLOSED | LISTEN SYN_RCVD "
+    "ESTABLISHED CLOSE_WAIT LAST_ACK CLOSED";
+
+/* The second connection is the four-way close again, 1.16 s or 60.16 s in. */
+static void check_second_connection(const tcpw_recording *r, uint64_t t0) {
+    const tcpw_rec_event *syn1 = scn_seg_by(r, C_, TCPW_SYN, 0);
+    const tcpw_rec_event *syn2 = scn_seg_by(r, C_, TCPW_SYN, 1);
+    REQUIRE(syn1 && syn2);
+    CHECK_EQ_U(syn2->flags, TCPW_SYN);
+    CHECK_EQ_U(syn2->t_us, t0);
+    CHECK_EQ_U(syn2->rel_seq, 0);
+    /* beyond everything the first incarnation sent (its last ACK was seq=ISN+102) */
+    CHECK((int32_t)(syn2->seq - (syn1->seq + 102)) > 0);
+    const tcpw_rec_event *fin2 = scn_seg_by(r, C_, FA, 1);
+    SEG_IS(fin2, C_, FA, 101, 201, 0);
+    if (fin2) CHECK_EQ_U(fin2->t_us, t0 + 40 * MS);
+    CHECK_EQ_U(scn_state_time(r, C_, TCPW_TIME_WAIT, 1), t0 + 160 * MS);
+    CHECK_EQ_U(scn_state_time(r, C_, TCPW_CLOSED, 1), t0 + 160 * MS + 60 * SEC);
+    CHECK_EQ_U(scn_state_time(r, S_, TCPW_CLOSED, 1), t0 + 170 * MS);
+}
+
+static void test_tw_reuse(void) {
+    /* without tw_reuse: TIME_WAIT lasts its 2MSL, the reconnection waits for it */
+    tcpw_scn_result res;
+    REQUIRE(scn_run(&res, "tw-reuse", NULL) == 0);
+    const tcpw_recording *r = &res.rec;
+    CHECK_STR(scn_states(r, C_), tw_client_path);
+    CHECK_STR(scn_states(r, S_), tw_server_path);
+    CHECK_EQ_U(res.rec.ep[C_].port, 40000);
+    CHECK_EQ_U(scn_state_time(r, C_, TCPW_TIME_WAIT, 0), 160 * MS);
+    const tcpw_rec_event *t = scn_transition(r, C_, TCPW_TIME_WAIT, TCPW_CLOSED);
+    REQUIRE(t);
+    CHECK_EQ_U(t->cause, TCPW_CAUSE_TIMER);
+    CHECK_EQ_U(t->t_us, 160 * MS + 60 * SEC);
+    CHECK_EQ_U(scn_notes(r, C_, "address in use"), 1);
+    CHECK_EQ_U(res.app[C_].addr_in_use, 1); /* tried at 1.16 s, then after the 2MSL timer */
+    check_second_connection(r, 160 * MS + 60 * SEC);
+    CHECK_EQ_U(res.app[C_].connections, 2);
+    CHECK_EQ_U(res.app[S_].connections, 2);
+    CHECK(res.data_ok && res.complete);
+    if (test_current_failed) scn_dump(r);
+    tcpw_scn_result_free(&res);
+
+    /* with tw_reuse: connect() at 1.16 s takes the TIME_WAIT 4-tuple over */
+    REQUIRE(scn_run(&res, "tw-reuse", "tw-reuse", "on", NULL) == 0);
+    r = &res.rec;
+    CHECK_STR(scn_states(r, C_), tw_client_path);
+    CHECK_STR(scn_states(r, S_), tw_server_path);
+    t = scn_transition(r, C_, TCPW_TIME_WAIT, TCPW_CLOSED);
+    REQUIRE(t);
+    CHECK_EQ_U(t->cause, TCPW_CAUSE_USER);
+    CHECK_STR(t->what, "connect() reuses the 4-tuple (tw_reuse)");
+    CHECK_EQ_U(t->t_us, 1160 * MS);
+    CHECK_EQ_U(scn_notes(r, C_, "address in use"), 0);
+    CHECK_EQ_U(res.app[C_].addr_in_use, 0);
+    check_second_connection(r, 1160 * MS);
+    CHECK_EQ_U(res.end_us, 1160 * MS + 160 * MS + 60 * SEC);
+    CHECK(res.data_ok && res.complete);
+    if (test_current_failed) scn_dump(r);
+    tcpw_scn_result_free(&res);
+
+    /* tw_reuse wants a full second since the last timestamp: 999 ms is not enough */
+    tcpw_scn_spec spec;
+    tcpw_scn_options o;
+    tcpw_scn_options_init(&o);
+    char err[200];
+    REQUIRE(tcpw_scn_option_set(&o, "tw-reuse", "on", err, sizeof err) == 0);
+    REQUIRE(tcpw_scn_prepare("tw-reuse", &o, &spec, err, sizeof err) == 0);
+    spec.app[C_].reconnect_delay_us = 999 * MS;
+    REQUIRE(tcpw_scn_run(&spec, &res) == 0);
+    r = &res.rec;
+    t = scn_transition(r, C_, TCPW_TIME_WAIT, TCPW_CLOSED);
+    REQUIRE(t);
+    CHECK_EQ_U(t->cause, TCPW_CAUSE_TIMER);
+    CHECK_EQ_U(res.app[C_].addr_in_use, 1);
+    check_second_connection(r, 160 * MS + 60 * SEC);
+    tcpw_scn_result_free(&res);
+
+    /* ... and timestamps: without them nothing proves the new segments newer */
+    REQUIRE(tcpw_scn_prepare("tw-reuse", &o, &spec, err, sizeof err) == 0);
+    spec.cfg[C_].timestamps = spec.cfg[S_].timestamps = false;
+    REQUIRE(tcpw_scn_run(&spec, &res) == 0);
+    t = scn_transition(&res.rec, C_, TCPW_TIME_WAIT, TCPW_CLOSED);
+    REQUIRE(t);
+    CHECK_EQ_U(t->cause, TCPW_CAUSE_TIMER);
+    check_second_connection(&res.rec, 160 * MS + 60 * SEC);
+    tcpw_scn_result_free(&res);
+}
+
 /* ---- the registry and the options -------------------------------------------------------- */
+
+/* Whether s holds a CJK ideograph (U+4E00..U+9FFF: UTF-8 lead byte 0xE4..0xE9). */
+static bool has_cjk(const char *s) {
+    for (; *s; s++)
+        if ((unsigned char)*s >= 0xE4 && (unsigned char)*s <= 0xE9) return true;
+    return false;
+}
 
 static void test_registry(void) {
     static const char *const names[] = {
@@ -769,6 +874,7 @@ static void test_registry(void) {
         "abort",
         "fin-wait-2-timeout",
         "close-wait-leak",
+        "tw-reuse",
     };
     CHECK_EQ_U(tcpw_scn_count(), sizeof names / sizeof names[0]);
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -777,6 +883,9 @@ static void test_registry(void) {
         if (!d) continue;
         CHECK(d->description && strlen(d->description) > 20);
         CHECK(strchr(d->description, '\n') == NULL);
+        CHECK(d->description_zh && strlen(d->description_zh) > 20);
+        CHECK(d->description_zh && strchr(d->description_zh, '\n') == NULL);
+        CHECK(d->description_zh && has_cjk(d->description_zh)); /* for --lang zh */
         CHECK(tcpw_scn_get(i) == d);
         /* every scenario runs cleanly with its defaults, and what arrives is right */
         tcpw_scn_result res;
@@ -946,6 +1055,7 @@ int main(void) {
     RUN(test_rst_in_every_state);
     RUN(test_fin_wait_2_timeout);
     RUN(test_close_wait_leak);
+    RUN(test_tw_reuse);
     RUN(test_registry);
     RUN(test_options);
     RUN(test_overrides_run);

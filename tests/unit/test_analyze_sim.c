@@ -1,7 +1,8 @@
 /* test_analyze_sim.c — the analyzer against the engine's own account: every scenario of the
  * registry (src/sim/scenario.h) is run in the simulator with a capture, the capture is
  * analysed, and for every packet both endpoints' states are compared with the states the
- * engine's trace recorded — with and without loss.
+ * engine's trace recorded — clean, with each of the first segments of each direction lost in
+ * turn, and with random loss over many seeds.
  *
  * The ground truth per packet, from the run's recording (events in the order they happened):
  *   sender    its state when it sent the packet (after the user call that made it send);
@@ -9,10 +10,24 @@
  *             changes the engine traced for that very segment at its arrival time, or, when
  *             it changed nothing, its state at that moment;
  *             for a lost packet, its state when the packet would have arrived (unchanged).
- * What an observer cannot see is listed, not hidden: a state change with no packet (the
- * 2MSL and FIN_WAIT_2 timers, a user call that sends nothing) shows only at the next packet
- * of that side; test_known_limits() names each such case. Everything else must match
- * exactly, packet by packet; a mismatch prints the scenario, seed, packet and both states.
+ *
+ * The comparison is exact. Two kinds of engine events leave no mark in any capture, and for
+ * them the test accepts what the capture can show — each is demonstrated undecidable below
+ * (test_undecidable_*: two runs, the same capture bytes, different truths):
+ *   - a state change that sends nothing: a user call (close() while data is still queued
+ *     enters FIN_WAIT_1 before the FIN leaves) or a timer (FIN_WAIT_2's timeout); it shows at
+ *     the side's next packet;
+ *   - a lost packet whose loss changed nothing the capture shows (the ACK of a FIN that the
+ *     peer's own FIN+ACK overtakes, the very last packet of a run). For every lost packet the
+ *     analyzer takes for delivered, the run is repeated with that packet delivered (a rule
+ *     holding it 0 us, which overrides the random loss and keeps every later draw): when that
+ *     capture is byte-identical, no analyzer can tell the two runs apart, and the analyzer must
+ *     then match the other run's truth exactly instead.
+ * Anything else is a mismatch; it prints the scenario, the loss, the packet and both accounts.
+ * `test_analyze_sim -d SCENARIO [clean | RULE | loss:SEED] [RULE...]` dumps one run: the engine's
+ * recording, then every packet with the engine's states (and what a packet had shown of them,
+ * in parentheses), the analyzer's (`*` inferred) and its marks (R retransmission, L lost,
+ * X crossed, D dup ACK, O out of order, G gap).
  */
 #define _DEFAULT_SOURCE
 #include <stdio.h>
@@ -25,6 +40,8 @@
 #include "sim/scenario.h"
 #include "test.h"
 
+#define RANDOM_SEEDS 32
+
 #define MAXSEG 4096
 
 typedef struct truth {
@@ -36,7 +53,8 @@ typedef struct truth {
                                                     nothing, timers) */
     bool dropped[MAXSEG];
     uint8_t flags[MAXSEG];
-    uint32_t seq[MAXSEG];
+    uint32_t seq[MAXSEG], ack[MAXSEG], len[MAXSEG];
+    uint64_t t_us[MAXSEG];
 } truth;
 
 /* Whether a traced cause is this segment: the engine may have trimmed it first (an old SYN
@@ -57,15 +75,22 @@ static void ground_truth(const tcpw_recording *r, const uint64_t lat[2], truth *
     tcpw_state(*st)[2] = calloc(n + 1, sizeof *st);
     tcpw_state(*vis)[2] = calloc(n + 1, sizeof *vis);
     int *segno = calloc(n + 1, sizeof *segno);
-    if (!st || !vis || !segno) {
-        free(st), free(vis), free(segno);
+    uint8_t *listening = calloc(n + 1, 1);
+    if (!st || !vis || !segno || !listening) {
+        free(st), free(vis), free(segno), free(listening);
         return;
     }
     tcpw_state cur[2] = {TCPW_CLOSED, TCPW_CLOSED}, cv[2] = {TCPW_CLOSED, TCPW_CLOSED};
+    /* whether a side has a listener: a new SYN for a 4-tuple whose connection is gone meets
+     * it in LISTEN (the engine traces the child it makes as LISTEN -> SYN_RCVD) */
+    bool lis[2] = {false, false};
     for (size_t i = 0; i < n; i++) {
         const tcpw_rec_event *e = &r->ev[i];
         segno[i] = -1;
         if (e->kind == TCPW_REC_STATE && e->side >= 0 && e->side < 2) {
+            if (e->cause == TCPW_CAUSE_USER && e->to == TCPW_LISTEN) lis[e->side] = true;
+            if (e->cause == TCPW_CAUSE_USER && e->from == TCPW_LISTEN && e->to == TCPW_CLOSED)
+                lis[e->side] = false;
             cur[e->side] = e->to;
             if (e->cause == TCPW_CAUSE_SEGMENT) cv[e->side] = e->to;
             /* a user call shows when its packet leaves: SYN, FIN or RST right after it at the
@@ -78,15 +103,14 @@ static void ground_truth(const tcpw_recording *r, const uint64_t lat[2], truth *
                         break;
                     }
                 }
-            if (e->cause == TCPW_CAUSE_USER && e->to == TCPW_CLOSED &&
-                (e->from == TCPW_SYN_SENT || e->from == TCPW_LISTEN))
-                cv[e->side] = e->to;
         } else if (e->kind == TCPW_REC_SEG && e->side >= 0 && e->side < 2 && t->n < MAXSEG) {
             segno[i] = t->n++;
             if (e->flags & (TCPW_SYN | TCPW_FIN | TCPW_RST)) cv[e->side] = cur[e->side];
         }
         st[i][0] = cur[0], st[i][1] = cur[1];
         vis[i][0] = cv[0], vis[i][1] = cv[1];
+        for (int s = 0; s < 2; s++)
+            if (lis[s] && cur[s] == TCPW_CLOSED) listening[i] |= 1 << s;
     }
     for (size_t i = 0; i < n; i++) {
         if (segno[i] < 0) continue;
@@ -95,6 +119,9 @@ static void ground_truth(const tcpw_recording *r, const uint64_t lat[2], truth *
         t->side[k] = s;
         t->flags[k] = e->flags;
         t->seq[k] = e->seq;
+        t->ack[k] = e->ack;
+        t->len[k] = e->len;
+        t->t_us[k] = e->t_us;
         /* the sender after sending: a RST of abort() is traced right after it leaves */
         size_t after = i;
         for (size_t j = i + 1; j < n && r->ev[j].t_us == e->t_us; j++) {
@@ -128,120 +155,420 @@ static void ground_truth(const tcpw_recording *r, const uint64_t lat[2], truth *
         }
         t->rcv[k] = st[last][p];
         t->rcv_vis[k] = vis[last][p];
+        if ((e->flags & (TCPW_SYN | TCPW_ACK)) == TCPW_SYN && (listening[last] & (1 << p)))
+            t->rcv[k] = t->rcv_vis[k] = TCPW_LISTEN;
     }
-    free(st), free(vis), free(segno);
+    free(st), free(vis), free(segno), free(listening);
+}
+
+/* -d: the engine's recording, then every packet with both accounts and the evidence. */
+static void dump_recording(const tcpw_recording *r) {
+    for (size_t i = 0; i < r->count; i++) {
+        const tcpw_rec_event *e = &r->ev[i];
+        if (e->kind == TCPW_REC_SEG)
+            fprintf(stderr, "  %10.3f ms %s seg  %s%s%s%s%s seq=%u ack=%u len=%u  -> %s %.3f\n",
+                    e->t_us / 1000.0, e->side ? "S" : "C", e->flags & TCPW_SYN ? "S" : "",
+                    e->flags & TCPW_FIN ? "F" : "", e->flags & TCPW_RST ? "R" : "",
+                    e->flags & TCPW_PSH ? "P" : "", e->flags & TCPW_ACK ? "." : "", e->rel_seq,
+                    e->rel_ack, e->len, tcpw_seg_fate_name(e->fate), e->arrive_us / 1000.0);
+        else if (e->kind == TCPW_REC_STATE)
+            fprintf(stderr, "  %10.3f ms %s state %s -> %s (%s%s%s)\n", e->t_us / 1000.0,
+                    e->side ? "S" : "C", tcpw_state_name(e->from), tcpw_state_name(e->to),
+                    e->cause == TCPW_CAUSE_SEGMENT ? "segment"
+                    : e->cause == TCPW_CAUSE_USER  ? "user"
+                                                   : "timer",
+                    e->what[0] ? " " : "", e->what);
+        else if (e->kind == TCPW_REC_APP)
+            fprintf(stderr, "  %10.3f ms %s app %s %llu\n", e->t_us / 1000.0, e->side ? "S" : "C",
+                    tcpw_app_what_name(e->app), (unsigned long long)e->bytes);
+        else
+            fprintf(stderr, "  %10.3f ms %s note %s\n", e->t_us / 1000.0, e->side ? "S" : "C",
+                    e->what);
+    }
+}
+
+static void dump_pkt(const tcpw_an_pkt *p, const truth *t, int k) {
+    fprintf(stderr,
+            "#%-3d %10.3f ms %s %s%s%s%s seq=%u ack=%u len=%u marks=%s%s%s%s%s%s  engine "
+            "%s(%s)/%s(%s)%s  analyzer %s%s/%s%s  %s%s%.0u\n",
+            k + 1, (p->t_us % 1000000000ull) / 1000.0, t->side[k] ? "S>C" : "C>S",
+            p->flags & TCPW_SYN ? "S" : "", p->flags & TCPW_FIN ? "F" : "",
+            p->flags & TCPW_RST ? "R" : "", p->flags & TCPW_ACK ? "." : "", p->seq, p->ack, p->len,
+            p->marks & TCPW_AN_RETRANS ? "R" : "", p->marks & TCPW_AN_LOST ? "L" : "",
+            p->marks & TCPW_AN_LATE ? "X" : "", p->marks & TCPW_AN_DUP_ACK ? "D" : "",
+            p->marks & TCPW_AN_OOO ? "O" : "", p->marks & TCPW_AN_GAP ? "G" : "",
+            tcpw_state_name(t->snd[k]), tcpw_state_name(t->snd_vis[k]),
+            tcpw_state_name(t->rcv[k]), tcpw_state_name(t->rcv_vis[k]),
+            t->dropped[k] ? " dropped" : "", tcpw_state_name((tcpw_state)p->st[p->side]),
+            p->why[p->side] ? "*" : "", tcpw_state_name((tcpw_state)p->st[1 - p->side]),
+            p->why[1 - p->side] ? "*" : "",
+            p->fate_why ? tcpw_an_why_text((tcpw_an_why)p->fate_why) : "",
+            p->evidence ? " #" : "", (unsigned)p->evidence);
 }
 
 typedef struct stats {
-    int packets, compared, mismatches, invisible, traceless;
+    int runs, packets, compared, mismatches, invisible, undecidable, undecidable_runs, at_once;
 } stats;
 
-static const tcpw_an_pkt *find_pkt(const tcpw_analyzer *a, uint32_t recno) {
-    for (size_t c = 0; c < tcpw_an_conn_count(a); c++) {
-        const tcpw_an_conn *k = tcpw_an_conn_get(a, c);
-        for (size_t i = 0; i < k->npkt; i++)
-            if (k->pkt[i].recno == recno) return &k->pkt[i];
-    }
-    return NULL;
+static int g_verbose, g_quiet_random, g_dump;
+
+/* One run: its truth and its capture (the bytes of the pcap file). */
+typedef struct sim_run {
+    truth *t;
+    uint8_t *pcap;
+    size_t pcap_len;
+    tcpw_an_config cfg;
+} sim_run;
+
+static void sim_run_free(sim_run *r) {
+    free(r->t);
+    free(r->pcap);
+    memset(r, 0, sizeof *r);
 }
 
-static int g_verbose, g_quiet_random;
-
-/* Runs one scenario with the options; returns mismatches. */
-static int check_scenario(const char *name, const tcpw_scn_options *opt, const char *label,
-                          stats *total) {
+/* delay_side/delay_us: that side's application sends its data delay_us later than it would
+ * have (tcpw_scn_app.send_delay_us); -1 for none. */
+static int do_run_delayed(const char *name, const tcpw_scn_options *opt, sim_run *out, bool dump,
+                          int delay_side, uint64_t delay_us) {
+    memset(out, 0, sizeof *out);
     char path[] = "/tmp/tcpw-an-sim-XXXXXX";
     int fd = mkstemp(path);
-    if (fd < 0) return 1;
+    if (fd < 0) return -1;
     close(fd);
     tcpw_scn_options o = *opt;
     o.set |= TCPW_SCN_OPT_PCAP;
     o.pcap_path = path;
     tcpw_scn_result res;
-    int rc = tcpw_scn_run_named(name, &o, &res);
+    tcpw_scn_spec run_spec;
+    char run_err[256];
+    int rc = tcpw_scn_prepare(name, &o, &run_spec, run_err, sizeof run_err);
+    if (rc == TCPW_OK) {
+        if (delay_side >= 0) run_spec.app[delay_side].send_delay_us += delay_us;
+        rc = tcpw_scn_run(&run_spec, &res);
+    } else {
+        memset(&res, 0, sizeof res);
+        tcpw_rec_init(&res.rec, "client", "server");
+        snprintf(res.error, sizeof res.error, "%s", run_err);
+    }
     if (rc != TCPW_OK) {
-        fprintf(stderr, "%s [%s]: run failed: %s\n", name, label, res.error);
+        fprintf(stderr, "%s: run failed: %s\n", name, res.error);
         tcpw_scn_result_free(&res);
         unlink(path);
-        CHECK(rc == TCPW_OK);
-        return 1;
+        return -1;
     }
-    truth *t = malloc(sizeof *t);
-    if (!t) return 1;
+    out->t = malloc(sizeof *out->t);
+    FILE *f = fopen(path, "rb");
+    if (out->t && f && fseek(f, 0, SEEK_END) == 0) {
+        long sz = ftell(f);
+        rewind(f);
+        out->pcap = sz > 0 ? malloc((size_t)sz) : NULL;
+        if (out->pcap && fread(out->pcap, 1, (size_t)sz, f) == (size_t)sz)
+            out->pcap_len = (size_t)sz;
+    }
+    if (f) fclose(f);
+    unlink(path);
     tcpw_scn_spec sp;
-    char e2[256];
+    char err[256];
     uint64_t lat[2] = {10000, 10000};
-    if (tcpw_scn_prepare(name, &o, &sp, e2, sizeof e2) == 0) {
+    tcpw_an_config_default(&out->cfg);
+    if (tcpw_scn_prepare(name, &o, &sp, err, sizeof err) == 0) {
         lat[0] = sp.link[0].latency_us;
         lat[1] = sp.link[1].latency_us;
+        /* the engine's settings, as a user would give them (--msl, --rfc1337) */
+        out->cfg.msl_ms = sp.cfg[0].msl_ms;
+        out->cfg.rfc1337 = sp.cfg[0].rfc1337;
     }
-    ground_truth(&res.rec, lat, t);
-    tcpw_an_config cfg;
-    tcpw_an_config_default(&cfg);
-    /* the engine's settings, as a user would give them (--msl, --rfc1337) */
-    cfg.msl_ms = o.set & TCPW_SCN_OPT_MSL ? o.msl_ms : 30000;
-    cfg.rfc1337 = true;
-    tcpw_scn_spec spec;
-    char err[256];
-    if (tcpw_scn_prepare(name, &o, &spec, err, sizeof err) == 0) {
-        cfg.msl_ms = spec.cfg[0].msl_ms;
-        cfg.rfc1337 = spec.cfg[0].rfc1337;
+    if (out->t) ground_truth(&res.rec, lat, out->t);
+    if (dump) dump_recording(&res.rec);
+    tcpw_scn_result_free(&res);
+    if (!out->t || !out->pcap_len) {
+        sim_run_free(out);
+        return -1;
     }
-    tcpw_analyzer *a = tcpw_an_new(&cfg);
+    return 0;
+}
+
+static int do_run(const char *name, const tcpw_scn_options *opt, sim_run *out, bool dump) {
+    return do_run_delayed(name, opt, out, dump, -1, 0);
+}
+
+/* The analyzer's account, per record number (the capture holds the two sides' packets only). */
+typedef struct an_view {
+    tcpw_an_pkt pkt[MAXSEG];
+    bool have[MAXSEG];
+} an_view;
+
+static int analyse(const sim_run *r, an_view *v) {
+    memset(v, 0, sizeof *v);
+    tcpw_analyzer *a = tcpw_an_new(&r->cfg);
+    if (!a) return -1;
     tcpw_an_read_result rr;
-    tcpw_an_read_file(a, path, NULL, NULL, NULL, &rr);
+    tcpw_an_read_mem(a, r->pcap, r->pcap_len, NULL, &rr);
     tcpw_an_finish(a);
     CHECK(rr.status == TCPW_AN_EXIT_OK);
-    CHECK_EQ_U(rr.records, (uint64_t)t->n);
-    int mism = 0;
-    for (int k = 0; k < t->n; k++) {
-        const tcpw_an_pkt *p = find_pkt(a, (uint32_t)(k + 1));
-        if (!p) {
-            mism++;
-            continue;
-        }
-        total->packets++;
-        int s = t->side[k];
-        /* sides: the analyzer's client is the scenario's client (node 0) */
-        int as = p->side;
-        bool same_orient = as == s;
-        tcpw_state an_snd = (tcpw_state)p->st[as], an_rcv = (tcpw_state)p->st[1 - as];
-        bool ok_s = an_snd == t->snd[k] || an_snd == t->snd_vis[k];
-        bool ok_r = an_rcv == t->rcv[k] || an_rcv == t->rcv_vis[k];
-        if (!ok_r && t->dropped[k] && !(p->marks & TCPW_AN_LOST)) {
-            /* lost without a trace: nothing in the capture shows the loss (a pure ACK whose
-             * job the next segment did); the analyzer gives the state it would have caused */
-            for (int k2 = k + 1; k2 < t->n; k2++)
-                if (t->side[k2] == s && !t->dropped[k2]) {
-                    if (an_rcv == t->rcv[k2]) {
-                        ok_r = true;
-                        total->traceless++;
-                    }
-                    break;
-                }
-        }
-        total->invisible += (an_snd != t->snd[k] && ok_s) + (an_rcv != t->rcv[k] && ok_r);
-        total->compared += 2;
-        if (!ok_s || !ok_r || !same_orient) {
-            mism++;
-            total->mismatches++;
-        }
-        if (g_verbose > 1 || (g_verbose && (!ok_s || !ok_r || !same_orient))) {
-            fprintf(stderr, "%-20s %-10s #%-3d %s %-3s seq=%u  engine %s/%s  analyzer %s/%s%s%s\n",
-                    name, label, k + 1, s == 0 ? "C>S" : "S>C",
-                    (t->flags[k] & TCPW_SYN)   ? "SYN"
-                    : (t->flags[k] & TCPW_FIN) ? "FIN"
-                    : (t->flags[k] & TCPW_RST) ? "RST"
-                                               : "",
-                    t->seq[k], tcpw_state_name(t->snd[k]), tcpw_state_name(t->rcv[k]),
-                    tcpw_state_name(an_snd), tcpw_state_name(an_rcv),
-                    t->dropped[k] ? " (dropped)" : "", (!ok_s || !ok_r) ? "   <-- MISMATCH" : "");
+    CHECK_EQ_U(rr.records, (uint64_t)r->t->n);
+    for (size_t c = 0; c < tcpw_an_conn_count(a); c++) {
+        const tcpw_an_conn *k = tcpw_an_conn_get(a, c);
+        for (size_t i = 0; i < k->npkt; i++) {
+            uint32_t rec = k->pkt[i].recno;
+            if (rec >= 1 && rec <= MAXSEG) {
+                v->pkt[rec - 1] = k->pkt[i];
+                v->have[rec - 1] = true;
+                /* the view keeps the evidence as a record number */
+                uint32_t ev = k->pkt[i].evidence;
+                v->pkt[rec - 1].evidence = ev && ev <= k->npkt ? k->pkt[ev - 1].recno : 0;
+            }
         }
     }
     tcpw_an_free(a);
-    free(t);
-    tcpw_scn_result_free(&res);
-    unlink(path);
+    return 0;
+}
+
+/* Whether the analyzer's states for packet k are the engine's (or, for a change no packet
+ * had shown yet, what the capture showed of it); counts those in *invisible. */
+static bool pkt_ok(const an_view *v, const truth *t, int k, int *invisible) {
+    if (!v->have[k]) return false;
+    const tcpw_an_pkt *p = &v->pkt[k];
+    int as = p->side; /* the analyzer's client is the scenario's client (node 0) */
+    tcpw_state an_snd = (tcpw_state)p->st[as], an_rcv = (tcpw_state)p->st[1 - as];
+    bool ok_s = an_snd == t->snd[k] || an_snd == t->snd_vis[k];
+    bool ok_r = an_rcv == t->rcv[k] || an_rcv == t->rcv_vis[k];
+    if (invisible) *invisible += (an_snd != t->snd[k] && ok_s) + (an_rcv != t->rcv[k] && ok_r);
+    return ok_s && ok_r && as == t->side[k];
+}
+
+static void print_pkt(const char *name, const char *label, const an_view *v, const truth *t,
+                      int k, const char *note) {
+    const tcpw_an_pkt *p = &v->pkt[k];
+    int s = t->side[k];
+    fprintf(stderr, "%-20s %-12s #%-3d %s %-3s seq=%u  engine %s/%s  analyzer %s/%s%s%s\n", name,
+            label, k + 1, s == 0 ? "C>S" : "S>C",
+            (t->flags[k] & TCPW_SYN)   ? "SYN"
+            : (t->flags[k] & TCPW_FIN) ? "FIN"
+            : (t->flags[k] & TCPW_RST) ? "RST"
+                                       : "",
+            t->seq[k], tcpw_state_name(t->snd[k]), tcpw_state_name(t->rcv[k]),
+            tcpw_state_name((tcpw_state)p->st[p->side]),
+            tcpw_state_name((tcpw_state)p->st[1 - p->side]), t->dropped[k] ? " (dropped)" : "",
+            note);
+}
+
+/* One way the same capture could have come about: a lost packet that the analyzer took for
+ * delivered is delivered (a rule naming it — the nth segment of its direction — holds it
+ * 0 us, or, when one of the run's own drop rules dropped it, that rule goes); and when an
+ * identical copy left at the same instant and arrived, that copy is dropped instead (which of
+ * two twins the link dropped shows nowhere). */
+typedef struct change {
+    char undrop[64], twin[64];
+    int remove_rule; /* index into the options' rules, -1 none */
+    int rcv;         /* the side that would have received it */
+    uint64_t gap_us; /* until the next segment of its sender arrived */
+} change;
+
+static int candidate_changes(const tcpw_scn_options *opt, const truth *t, const an_view *v,
+                             change *ch, int max) {
+    int nth[2] = {0, 0}, n = 0;
+    for (int k = 0; k < t->n && n < max; k++) {
+        int s = t->side[k];
+        nth[s]++;
+        if (!t->dropped[k] || (v->have[k] && (v->pkt[k].marks & TCPW_AN_LOST))) continue;
+        change *c = &ch[n++];
+        memset(c, 0, sizeof *c);
+        c->remove_rule = -1;
+        c->rcv = 1 - s;
+        for (int k2 = k + 1; k2 < t->n; k2++)
+            if (t->side[k2] == s && !t->dropped[k2]) {
+                c->gap_us = t->t_us[k2] - t->t_us[k];
+                break;
+            }
+        char rule[48];
+        snprintf(rule, sizeof rule, "%s>%s#%d", s ? "server" : "client", s ? "client" : "server",
+                 nth[s]);
+        for (size_t i = 0; i < opt->nrules; i++)
+            if (!strcmp(opt->rules[i], rule)) c->remove_rule = (int)i;
+        if (c->remove_rule < 0) snprintf(c->undrop, sizeof c->undrop, "%s@hold=0us", rule);
+        int twin_nth = nth[s];
+        for (int k2 = k + 1; k2 < t->n && t->t_us[k2] == t->t_us[k]; k2++) {
+            if (t->side[k2] != s) continue;
+            twin_nth++;
+            if (t->dropped[k2] || t->flags[k2] != t->flags[k] || t->seq[k2] != t->seq[k] ||
+                t->ack[k2] != t->ack[k] || t->len[k2] != t->len[k])
+                continue;
+            snprintf(c->twin, sizeof c->twin, "%s>%s#%d", s ? "server" : "client",
+                     s ? "client" : "server", twin_nth);
+            break;
+        }
+    }
+    return n;
+}
+
+/* The options with the changes in `use` applied (the strings live in ch). */
+static bool apply_changes(const tcpw_scn_options *opt, const change *ch, int n, const bool *use,
+                          tcpw_scn_options *cf) {
+    *cf = *opt;
+    bool drop_rule[TCPW_SCN_MAX_RULES] = {false};
+    for (int i = 0; i < n; i++)
+        if (use[i] && ch[i].remove_rule >= 0) drop_rule[ch[i].remove_rule] = true;
+    cf->nrules = 0;
+    for (size_t i = 0; i < opt->nrules; i++)
+        if (!drop_rule[i]) cf->rules[cf->nrules++] = opt->rules[i];
+    for (int i = 0; i < n; i++) {
+        if (!use[i]) continue;
+        if (ch[i].undrop[0]) {
+            if (cf->nrules >= TCPW_SCN_MAX_RULES) return false;
+            cf->rules[cf->nrules++] = ch[i].undrop;
+        }
+        if (ch[i].twin[0]) {
+            if (cf->nrules >= TCPW_SCN_MAX_RULES) return false;
+            cf->rules[cf->nrules++] = ch[i].twin;
+        }
+    }
+    return true;
+}
+
+/* Looks for another run with byte for byte the same capture: the changes are tried one by
+ * one and kept while the capture stays the same. On success *other holds that run. */
+static bool same_capture_run(const char *name, const tcpw_scn_options *opt, const sim_run *r,
+                             const an_view *v, sim_run *other) {
+    change ch[TCPW_SCN_MAX_RULES];
+    int n = candidate_changes(opt, r->t, v, ch, TCPW_SCN_MAX_RULES);
+    bool use[TCPW_SCN_MAX_RULES] = {false}, any = false;
+    int delay_side = -1;
+    uint64_t delay_us = 0;
+    memset(other, 0, sizeof *other);
+    for (int i = 0; i < n; i++) {
+        use[i] = true;
+        bool ok = false;
+        /* as it is, and (once per run) with the receiver's application reacting as late as
+         * it did when the packet was lost: applications may act whenever they like, so
+         * only what TCP owes shows in a capture */
+        for (int variant = 0; variant < 2 && !ok; variant++) {
+            int ds = delay_side;
+            uint64_t du = delay_us;
+            if (variant == 1) {
+                if (delay_side >= 0 || !ch[i].gap_us) break;
+                ds = ch[i].rcv;
+                du = ch[i].gap_us;
+            }
+            tcpw_scn_options cf;
+            sim_run r2;
+            if (!apply_changes(opt, ch, n, use, &cf) ||
+                do_run_delayed(name, &cf, &r2, false, ds, du) != 0)
+                continue;
+            bool same = r2.pcap_len == r->pcap_len && !memcmp(r2.pcap, r->pcap, r->pcap_len) &&
+                        r2.t->n == r->t->n;
+            if (g_dump)
+                fprintf(stderr, "counterfactual +%s%s%s%s%s: %s capture\n", ch[i].undrop,
+                        ch[i].remove_rule >= 0 ? "(drop rule removed)" : "",
+                        ch[i].twin[0] ? " drop " : "", ch[i].twin,
+                        variant ? " (its receiver's application later)" : "",
+                        same ? "the same" : "another");
+            if (same) {
+                sim_run_free(other);
+                *other = r2;
+                any = ok = true;
+                delay_side = ds;
+                delay_us = du;
+            } else {
+                sim_run_free(&r2);
+            }
+        }
+        if (!ok) use[i] = false;
+    }
+    return any;
+}
+
+/* A lost pure ACK whose job a segment its sender sent at the same instant right after it did
+ * (the same acknowledgment, delivered): the receiver takes the two back to back, so the states
+ * the analyzer gives — those after both — differ from the engine's only inside an interval of
+ * zero length. A real stack processes arrivals of one instant before any application runs;
+ * the simulator's applications act between any two deliveries, and what they do there is
+ * the only trace such a loss can leave. Here: the analyzer's receiver state must be the one
+ * after the second segment. */
+static bool superseded_at_once(const an_view *v, const truth *t, int k) {
+    if (!t->dropped[k] || !v->have[k] || (t->flags[k] & (TCPW_SYN | TCPW_FIN | TCPW_RST)) ||
+        t->len[k] || !(t->flags[k] & TCPW_ACK))
+        return false;
+    int k2 = k + 1;
+    while (k2 < t->n && t->side[k2] != t->side[k]) k2++;
+    if (k2 >= t->n || t->dropped[k2] || t->t_us[k2] != t->t_us[k] || t->ack[k2] != t->ack[k] ||
+        !(t->flags[k2] & TCPW_ACK))
+        return false;
+    const tcpw_an_pkt *p = &v->pkt[k];
+    int as = p->side;
+    tcpw_state an_snd = (tcpw_state)p->st[as], an_rcv = (tcpw_state)p->st[1 - as];
+    return (an_snd == t->snd[k] || an_snd == t->snd_vis[k]) && an_rcv == t->rcv[k2];
+}
+
+/* Runs one scenario with the options; returns the packets whose states the analyzer got
+ * wrong (after the counterfactual check). */
+static int check_scenario(const char *name, const tcpw_scn_options *opt, const char *label,
+                          stats *total) {
+    sim_run r;
+    if (do_run(name, opt, &r, g_dump) != 0) {
+        CHECK(!"run failed");
+        return 1;
+    }
+    an_view *v = malloc(sizeof *v);
+    if (!v || analyse(&r, v) != 0) {
+        free(v);
+        sim_run_free(&r);
+        return 1;
+    }
+    const truth *t = r.t;
+    int mism = 0, inv = 0;
+    bool bad[MAXSEG];
+    for (int k = 0; k < t->n; k++) {
+        bad[k] = !pkt_ok(v, t, k, &inv);
+        mism += bad[k];
+        if (g_dump && v->have[k]) dump_pkt(&v->pkt[k], t, k);
+    }
+    total->runs++;
+    total->packets += t->n;
+    total->compared += 2 * t->n;
+    if (mism) {
+        /* is it the capture that cannot tell? First a run with the same capture whose truth
+         * the analyzer gives everywhere; failing that, the same allowing lost ACKs superseded
+         * at once (in this run or in such a run) */
+        sim_run r2;
+        bool other = same_capture_run(name, opt, &r, v, &r2);
+        const truth *t2 = other ? r2.t : t;
+        int inv2 = 0, left = 0, at_once = 0;
+        for (int pass = 0; pass < 2; pass++) {
+            left = at_once = inv2 = 0;
+            for (int k = 0; k < t->n; k++) {
+                if (pkt_ok(v, t2, k, &inv2)) continue;
+                if (pass == 1 && superseded_at_once(v, t2, k))
+                    at_once++;
+                else
+                    left++;
+            }
+            if (!left) break;
+        }
+        if (!left && (other || at_once)) {
+            if (g_verbose || g_dump)
+                for (int k = 0; k < t->n; k++)
+                    if (bad[k])
+                        print_pkt(name, label, v, t, k,
+                                  superseded_at_once(v, t2, k)
+                                      ? "   undecidable: a lost ACK superseded at once"
+                                      : "   undecidable: the same capture as a run where a lost "
+                                        "packet arrived");
+            total->undecidable += mism;
+            total->undecidable_runs++;
+            total->at_once += at_once;
+            mism = 0;
+            inv = inv2;
+        }
+        if (other) sim_run_free(&r2);
+    }
+    total->invisible += inv;
+    total->mismatches += mism;
+    if (mism && (g_verbose || g_dump))
+        for (int k = 0; k < t->n; k++)
+            if (bad[k]) print_pkt(name, label, v, t, k, "   <-- MISMATCH");
+    free(v);
+    sim_run_free(&r);
     return mism;
 }
 
@@ -252,69 +579,96 @@ static const char *const drop_rules[] = {
     "client>server#1:F", "server>client#1:F",
 };
 
-/* Every scenario as it is: exact, packet by packet, on both sides. One known exception is
- * named: old-duplicate's first connection closes while 60 kB are still queued and a fast
- * retransmission crosses the close; two of its 120 packets are placed differently. */
+static void print_stats(const char *what, const stats *s) {
+    printf("%s: %d runs, %d packets, %d states compared, %d equal to a state change no packet "
+           "had shown yet, %d packets in %d runs undecidable (the same capture comes from a run "
+           "where the lost packets arrived), %d lost ACKs superseded at once, %d mismatching "
+           "packets\n",
+           what, s->runs, s->packets, s->compared, s->invisible, s->undecidable,
+           s->undecidable_runs, s->at_once, s->mismatches);
+}
+
+/* Every scenario as it is: exact, packet by packet, on both sides. */
 static void test_clean(void) {
-    stats total = {0, 0, 0, 0, 0};
+    stats total = {0};
     for (size_t i = 0; i < tcpw_scn_count(); i++) {
-        const tcpw_scn_def *d = tcpw_scn_get(i);
         tcpw_scn_options o;
         tcpw_scn_options_init(&o);
-        int m = check_scenario(d->name, &o, "clean", &total);
-        if (!strcmp(d->name, "old-duplicate"))
-            CHECK(m <= 2);
-        else
-            CHECK_EQ_U(m, 0);
+        CHECK_EQ_U(check_scenario(tcpw_scn_get(i)->name, &o, "clean", &total), 0);
     }
-    printf("clean: %d packets, %d states compared, %d equal to a state change no packet had "
-           "shown yet, %d mismatching packets\n",
-           total.packets, total.compared, total.invisible, total.mismatches);
+    print_stats("clean", &total);
+    CHECK_EQ_U(total.undecidable, 0);
 }
 
 /* Every scenario with each one of its first segments lost in turn. */
 static void test_single_losses(void) {
-    stats total = {0, 0, 0, 0, 0};
+    stats total = {0};
     for (size_t i = 0; i < tcpw_scn_count(); i++) {
         const tcpw_scn_def *d = tcpw_scn_get(i);
         for (size_t k = 0; k < sizeof drop_rules / sizeof drop_rules[0]; k++) {
             tcpw_scn_options o;
             tcpw_scn_options_init(&o);
             o.rules[o.nrules++] = drop_rules[k];
-            check_scenario(d->name, &o, drop_rules[k], &total);
+            CHECK_EQ_U(check_scenario(d->name, &o, drop_rules[k], &total), 0);
         }
     }
-    printf("one loss: %d packets, %d states compared, %d equal to a state change no packet "
-           "had shown yet, %d receivers of a loss nothing in the capture shows, %d mismatching "
-           "packets (%.1f%%)\n",
-           total.packets, total.compared, total.invisible, total.traceless, total.mismatches,
-           total.packets ? 100.0 * total.mismatches / total.packets : 0.0);
-    CHECK(total.packets > 0 && total.mismatches * 100 <= total.packets * 3);
+    print_stats("one loss", &total);
+    CHECK(total.packets > 0);
 }
 
-/* Random loss (20%, several seeds): losses pile up (a retransmission lost again, both
- * directions at once), and some of them leave no trace the capture can show. Reported, and
- * held to a floor rather than to exactness. */
+/* Random loss (20%) over many seeds: losses pile up (a retransmission lost again, both
+ * directions at once). A failure prints the seed: `-d SCENARIO loss:SEED` replays it. */
 static void test_random_loss(void) {
-    stats total = {0, 0, 0, 0, 0};
+    stats total = {0};
+    uint64_t seeds = RANDOM_SEEDS, first = 1;
+    const char *env = getenv("TCPW_AN_SEEDS"); /* "N" or "FIRST-LAST": more seeds */
+    if (env && *env) {
+        char *end;
+        uint64_t a = strtoull(env, &end, 10);
+        if (*end == '-') {
+            first = a;
+            seeds = strtoull(end + 1, NULL, 10);
+        } else {
+            seeds = a;
+        }
+    }
     for (size_t i = 0; i < tcpw_scn_count(); i++)
-        for (uint64_t seed = 1; seed <= 8; seed++) {
+        for (uint64_t seed = first; seed <= seeds; seed++) {
             tcpw_scn_options o;
             tcpw_scn_options_init(&o);
             o.set |= TCPW_SCN_OPT_LOSS | TCPW_SCN_OPT_SEED;
             o.loss = 0.2;
             o.seed = seed;
             char label[32];
-            snprintf(label, sizeof label, "loss20%%/%llu", (unsigned long long)seed);
-            check_scenario(tcpw_scn_get(i)->name, &o, label, &total);
+            snprintf(label, sizeof label, "loss:%llu", (unsigned long long)seed);
+            CHECK_EQ_U(check_scenario(tcpw_scn_get(i)->name, &o, label, &total), 0);
         }
-    printf("random loss: %d packets, %d mismatching (%.1f%%)\n", total.packets, total.mismatches,
-           total.packets ? 100.0 * total.mismatches / total.packets : 0.0);
-    CHECK(total.packets > 0 && total.mismatches * 100 <= total.packets * 6);
+    print_stats("random loss", &total);
+    CHECK(total.packets > 0);
 }
 
 int main(int argc, char **argv) {
-    g_verbose = argc > 1 && !strcmp(argv[1], "-vv") ? 2 : argc > 1 && !strcmp(argv[1], "-v");
+    if (argc >= 3 && !strcmp(argv[1], "-d")) {
+        /* -d SCENARIO [clean | RULE | loss:SEED]: dump one run */
+        g_dump = 1;
+        tcpw_scn_options o;
+        tcpw_scn_options_init(&o);
+        const char *l = argc > 3 ? argv[3] : "clean";
+        if (!strncmp(l, "loss:", 5)) {
+            o.set |= TCPW_SCN_OPT_LOSS | TCPW_SCN_OPT_SEED;
+            o.loss = 0.2;
+            o.seed = strtoull(l + 5, NULL, 10);
+        } else if (strcmp(l, "clean")) {
+            o.rules[o.nrules++] = l;
+        }
+        for (int k = 4; k < argc && o.nrules < TCPW_SCN_MAX_RULES; k++)
+            o.rules[o.nrules++] = argv[k]; /* more rules */
+        stats total = {0};
+        int m = check_scenario(argv[2], &o, l, &total);
+        fprintf(stderr, "%d mismatching packets, %d undecidable\n", m, total.undecidable);
+        return m != 0;
+    }
+    g_verbose = argc > 1 && !strcmp(argv[1], "-v");
     g_quiet_random = argc > 1 && !strcmp(argv[1], "-n");
     RUN(test_clean);
     RUN(test_single_losses);

@@ -228,6 +228,40 @@ static void test_retransmit_fin(void) {
     fx_free(&f);
 }
 
+/* Sequence numbers wrap (RFC 9293 §3.4): nothing may depend on how far the connection has
+ * come from its ISS. Put the connection where it would be after `sent` bytes (as if they were
+ * sent and acknowledged) and check that data still goes out and is acknowledged. Before the
+ * fix, sending stopped for good after 2^31 bytes (SND.NXT no longer "after" ISS) and a
+ * connection exactly 2^32 bytes on took its SYN for unacknowledged again. */
+static void check_far_from_iss(uint32_t sent) {
+    fx f;
+    fx_init(&f);
+    fx_start(&f);
+    fx_established(&f);
+    tcpw_conn *c = f.c;
+    uint32_t una = c->snd_una + sent;
+    c->snd_una = c->snd_nxt = c->snd_max = c->buf_seq = una;
+    CHECK_EQ_U(tcpw_send(c, "abcdef", 6, f.now), 6);
+    FX_EXPECT(&f, 0, TCPW_ACK | TCPW_PSH, una, FX_IRS + 1, 6);
+    fx_clear(&f);
+    fx_in(&f, TCPW_ACK, FX_IRS + 1, una + 6, NULL, 0);
+    CHECK_EQ_U(c->snd_una, una + 6);
+    CHECK_EQ_U(c->sndbuf.len, 0);
+    CHECK_EQ_U(c->rto_at, UINT64_MAX);
+    /* and the close: FIN at the end of the data, acknowledged into FIN_WAIT_2 */
+    tcpw_shutdown(c, f.now);
+    FX_EXPECT(&f, 0, TCPW_FIN | TCPW_ACK, una + 6, FX_IRS + 1, 0);
+    fx_clear(&f);
+    fx_in(&f, TCPW_ACK, FX_IRS + 1, una + 7, NULL, 0);
+    CHECK_EQ_U(c->state, TCPW_FIN_WAIT_2);
+    fx_free(&f);
+}
+
+static void test_sequence_wrap_far_from_iss(void) {
+    check_far_from_iss(0x90000000u); /* 2.4 GB on: past the 2^31 halfway point */
+    check_far_from_iss(0xffffffffu); /* exactly 2^32 on (the SYN took one): SND.UNA == ISS */
+}
+
 int main(void) {
     RUN(test_passive_open);
     RUN(test_active_open);
@@ -243,5 +277,6 @@ int main(void) {
     RUN(test_time_wait_compact_refin);
     RUN(test_data_transfer_both_ways);
     RUN(test_retransmit_fin);
+    RUN(test_sequence_wrap_far_from_iss);
     return test_summary();
 }

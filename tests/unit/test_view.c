@@ -847,6 +847,169 @@ static void test_svg_explain(void) {
     tcpw_rec_free(&r);
 }
 
+/* ---- what the issue found: handshake resends, late arrivals, timers, fonts ------------------- */
+
+/* A simultaneous open: both SYNs cross, each side answers with a SYN+ACK that repeats its own
+ * SYN. That is the handshake, not a retransmission; the same SYN+ACK sent again is one. */
+static void build_simultaneous_open(tcpw_recording *r, bool resend) {
+    tcpw_rec_init(r, "client", "server");
+    by_user(r, 0, C, TCPW_CLOSED, TCPW_SYN_SENT, "connect()");
+    seg(r, 0, C, "S", CISN, 0, 0);
+    by_user(r, 0, S, TCPW_CLOSED, TCPW_SYN_SENT, "connect()");
+    seg(r, 0, S, "S", SISN, 0, 0);
+    by_seg(r, 10000, S, TCPW_SYN_SENT, TCPW_SYN_RCVD, "S", CISN, 0);
+    seg(r, 10000, S, "SA", SISN, CISN + 1, 0);
+    by_seg(r, 10000, C, TCPW_SYN_SENT, TCPW_SYN_RCVD, "S", SISN, 0);
+    seg_fate(r, 10000, C, "SA", CISN, SISN + 1, 0,
+             resend ? TCPW_FATE_DROPPED : TCPW_FATE_DELIVERED);
+    by_seg(r, 20000, C, TCPW_SYN_RCVD, TCPW_ESTABLISHED, "SA", SISN, CISN + 1);
+    if (resend) {
+        note(r, 1010000, C, "retransmission timeout: retransmit");
+        seg(r, 1010000, C, "SA", CISN, SISN + 1, 0);
+        by_seg(r, 1020000, S, TCPW_SYN_RCVD, TCPW_ESTABLISHED, "SA", CISN, SISN + 1);
+    } else {
+        by_seg(r, 20000, S, TCPW_SYN_RCVD, TCPW_ESTABLISHED, "SA", CISN, SISN + 1);
+    }
+}
+
+static void test_simultaneous_open_is_no_retransmission(void) {
+    tcpw_recording r;
+    build_simultaneous_open(&r, false);
+    char *out = render(&r, TCPW_FMT_TEXT, false, NULL);
+    REQUIRE(out);
+    CHECK(strstr(out, "[SYN, ACK] seq=0 ack=1 len=0") != NULL);
+    CHECK(strstr(out, "retransmission") == NULL);
+    free(out);
+    out = render(&r, TCPW_FMT_MERMAID, false, NULL);
+    REQUIRE(out);
+    CHECK(strstr(out, "retransmission") == NULL);
+    free(out);
+    out = render(&r, TCPW_FMT_SVG, true, NULL);
+    REQUIRE(out);
+    CHECK(strstr(out, "RTO") == NULL && strstr(out, "retrans.") == NULL);
+    free(out);
+    tcpw_rec_free(&r);
+
+    /* the client's SYN+ACK is lost and sent again after the RTO: that copy is a retransmission */
+    build_simultaneous_open(&r, true);
+    out = render(&r, TCPW_FMT_TEXT, false, NULL);
+    REQUIRE(out);
+    CHECK_EQ_U(count_str(out, "(retransmission)"), 1);
+    CHECK(strstr(out, "[SYN, ACK] seq=0 ack=1 len=0 (retransmission)") != NULL);
+    free(out);
+    out = render(&r, TCPW_FMT_SVG, false, NULL);
+    REQUIRE(out);
+    CHECK(strstr(out, "RTO 1 s") != NULL);
+    free(out);
+    tcpw_rec_free(&r);
+}
+
+/* A segment held 70 ms by the network arrives after others: its arrival gets a row of its own,
+ * at its time, before what it causes there. */
+static void test_late_arrival(void) {
+    tcpw_recording r;
+    build_four_way(&r);
+    /* an old copy of the request, sent at 40 ms, arriving at 120 ms (held 70 ms) */
+    tcpw_rec_event e = r.ev[0];
+    memset(&e, 0, sizeof e);
+    e.kind = TCPW_REC_SEG;
+    e.t_us = 40000;
+    e.side = C;
+    e.peer = S;
+    e.arrive_us = 40000 + LAT + 70000;
+    e.fate = TCPW_FATE_DELIVERED;
+    e.flags = TCPW_PSH | TCPW_ACK;
+    e.seq = CISN + 1;
+    e.ack = SISN + 1;
+    e.len = 100;
+    tcpw_recording h;
+    tcpw_rec_init(&h, "client", "server");
+    bool sent = false, noted = false;
+    for (size_t i = 0; i < r.count; i++) {
+        if (r.ev[i].t_us > 40000 && !sent) sent = tcpw_rec_add(&h, &e) != NULL;
+        if (r.ev[i].t_us > 120000 && !noted) {
+            note(&h, 120000, S, "old duplicate: ACK sent");
+            noted = true;
+        }
+        tcpw_rec_add(&h, &r.ev[i]);
+    }
+    char *out = render(&h, TCPW_FMT_TEXT, false, NULL);
+    REQUIRE(out);
+    CHECK(widest_line(out) <= 100);
+    CHECK(strstr(out, "[PSH, ACK] seq=1 ack=1 len=100 (retransmission) --") != NULL);
+    CHECK(strstr(out, "                        |  (held 70 ms)   ") !=
+          NULL); /* what does not fit */
+    const char *arr = strstr(out, "  0.120000 ");
+    REQUIRE(arr);
+    CHECK(strstr(arr, "arrives (held 70 ms): [PSH, ACK] seq=1 ack=1 len=100 -->|") != NULL);
+    const char *nt = strstr(out, "note: old duplicate");
+    CHECK(nt && strstr(arr, "arrives (held") < nt); /* the arrival before what it causes */
+    CHECK_EQ_U(count_str(out, "arrives ("), 1);     /* nothing else is late */
+    if (test_current_failed) fputs(out, stderr);
+    free(out);
+    out = render(&h, TCPW_FMT_MERMAID, false, NULL);
+    REQUIRE(out);
+    CHECK(strstr(out, "Client->>Server: PSH, ACK, seq=1, ack=1, len=100 (retransmission) (held "
+                      "70 ms)\n"));
+    CHECK(strstr(out, "\n    Note over Server: arrives (held 70 ms): PSH, ACK, seq=1, ack=1, "
+                      "len=100\n") != NULL);
+    free(out);
+    /* a segment delivered at once (an injected one) does not make every other one late */
+    tcpw_rec_event *inst = seg(&h, 130000, S, "R", SISN + 2, 0, 0);
+    inst->arrive_us = inst->t_us;
+    out = render(&h, TCPW_FMT_TEXT, false, NULL);
+    REQUIRE(out);
+    CHECK_EQ_U(count_str(out, "arrives ("), 1);
+    free(out);
+    tcpw_rec_free(&h);
+    tcpw_rec_free(&r);
+}
+
+static void test_svg_timers(void) {
+    /* an orphaned FIN_WAIT_2 that times out: a span like 2MSL's */
+    tcpw_recording r;
+    build_open(&r);
+    by_user(&r, 50000, C, TCPW_ESTABLISHED, TCPW_FIN_WAIT_1, "close()");
+    seg(&r, 50000, C, "FA", CISN + 101, SISN + 1, 0);
+    by_seg(&r, 60000, S, TCPW_ESTABLISHED, TCPW_CLOSE_WAIT, "FA", CISN + 101, SISN + 1);
+    seg(&r, 60000, S, "A", SISN + 1, CISN + 102, 0);
+    by_seg(&r, 70000, C, TCPW_FIN_WAIT_1, TCPW_FIN_WAIT_2, "A", SISN + 1, CISN + 102);
+    by_timer(&r, 60070000, C, TCPW_FIN_WAIT_2, TCPW_CLOSED, "fin_wait_2");
+    char *out = render(&r, TCPW_FMT_SVG, false, NULL);
+    REQUIRE(out);
+    CHECK(xml_well_formed(out));
+    CHECK(strstr(out, "FIN_WAIT_2 timeout 60 s") != NULL);
+    CHECK(strstr(out, "WenQuanYi Micro Hei") && strstr(out, "Noto Sans CJK SC"));
+    free(out);
+    tcpw_rec_free(&r);
+
+    /* msl 0: TIME_WAIT ends as it begins, no 0-length bracket but a mark on its label */
+    build_four_way(&r);
+    r.ev[r.count - 1].t_us = 90000;
+    out = render(&r, TCPW_FMT_SVG, false, NULL);
+    REQUIRE(out);
+    CHECK(strstr(out, "TIME_WAIT (2MSL) 0") == NULL);
+    CHECK(strstr(out, ">2MSL = 0</tspan>") != NULL);
+    free(out);
+    tcpw_rec_free(&r);
+}
+
+static void test_print_wrapped(void) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    REQUIRE(f);
+    tcpw_view_print_wrapped(
+        f, "第一次挥手：客户端发送 FIN 报文（FIN=1，seq=u），进入 FIN_WAIT_1 状态", 5, 2, 30);
+    tcpw_view_print_wrapped(f, "alpha beta gamma delta", 3, 2, 14);
+    fclose(f);
+    REQUIRE(buf);
+    CHECK(widest_line(buf) <= 30);
+    CHECK(strstr(buf, "\n  ") != NULL); /* continuation lines are indented */
+    CHECK(strstr(buf, " alpha beta\n  gamma delta\n") != NULL);
+    free(buf);
+}
+
 /* ---- explanations --------------------------------------------------------------------------- */
 
 static void test_explain_en(void) {
@@ -1114,6 +1277,10 @@ int main(void) {
     RUN(test_xml_checker);
     RUN(test_svg);
     RUN(test_svg_explain);
+    RUN(test_simultaneous_open_is_no_retransmission);
+    RUN(test_late_arrival);
+    RUN(test_svg_timers);
+    RUN(test_print_wrapped);
     RUN(test_explain_en);
     RUN(test_explain_zh);
     RUN(test_explain_special_cases);

@@ -1,0 +1,202 @@
+/* common.c — time, pinning, memory readings, options and result rows for the benchmark
+ * programs (see common.h).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "common.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+bench_cg_state bench_cg;
+
+static const char *prog_name(void) {
+    extern char *program_invocation_short_name;
+    return program_invocation_short_name;
+}
+
+uint64_t bench_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t bench_cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+bench_times bench_times_now(void) {
+    bench_times t;
+    t.cpu = bench_cpu_ns();
+    t.wall = bench_now_ns();
+    return t;
+}
+
+int bench_pin_cpu(int cpu) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return -1;
+    if (cpu < 0) {
+        for (int i = CPU_SETSIZE - 1; i >= 0; i--)
+            if (CPU_ISSET(i, &set)) {
+                cpu = i;
+                break;
+            }
+    }
+    if (cpu < 0) return -1;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0) return -1;
+    return cpu;
+}
+
+double bench_median(const double *v, int n) {
+    double t[16];
+    if (n <= 0 || n > 16) return NAN;
+    memcpy(t, v, (size_t)n * sizeof *t);
+    for (int i = 1; i < n; i++) /* insertion sort: n is tiny */
+        for (int j = i; j > 0 && t[j - 1] > t[j]; j--) {
+            double x = t[j];
+            t[j] = t[j - 1];
+            t[j - 1] = x;
+        }
+    return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+}
+
+const char *bench_fmt_rounds(char *buf, size_t cap, const double *v, int n) {
+    size_t used = 0;
+    buf[0] = 0;
+    for (int i = 0; i < n && used < cap; i++)
+        used += (size_t)snprintf(buf + used, cap - used, "%s%.4g", i ? " / " : "", v[i]);
+    return buf;
+}
+
+static uint64_t read_kib_field(const char *path, const char *field) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    char line[256];
+    size_t fl = strlen(field);
+    uint64_t v = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, field, fl) == 0 && line[fl] == ':') {
+            v = strtoull(line + fl + 1, NULL, 10) * 1024u;
+            break;
+        }
+    }
+    fclose(f);
+    return v;
+}
+
+uint64_t bench_rss_bytes(void) {
+    return read_kib_field("/proc/self/status", "VmRSS");
+}
+
+uint64_t bench_slab_bytes(void) {
+    return read_kib_field("/proc/meminfo", "Slab");
+}
+
+static void json_string(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+void bench_row(const char *metric, const char *system, double value, const char *unit,
+               const char *note_fmt, ...) {
+    char note[512] = "";
+    if (note_fmt) {
+        va_list ap;
+        va_start(ap, note_fmt);
+        vsnprintf(note, sizeof note, note_fmt, ap);
+        va_end(ap);
+    }
+    printf("{\"metric\":");
+    json_string(stdout, metric);
+    printf(",\"system\":");
+    json_string(stdout, system);
+    if (isnan(value) || isinf(value))
+        printf(",\"value\":null");
+    else
+        printf(",\"value\":%.6g", value);
+    printf(",\"unit\":");
+    json_string(stdout, unit);
+    if (note[0]) {
+        printf(",\"note\":");
+        json_string(stdout, note);
+    }
+    printf("}\n");
+    fflush(stdout);
+}
+
+void bench_log(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", prog_name());
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+void bench_die(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: error: ", prog_name());
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+static const char *find_opt(int argc, char **argv, const char *name) {
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], name) == 0) return argv[i + 1];
+    return NULL;
+}
+
+uint64_t bench_opt_u64(int argc, char **argv, const char *name, uint64_t def) {
+    const char *v = find_opt(argc, argv, name);
+    if (!v) return def;
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end); /* accepts 1e6 as well as 1000000 */
+    if (errno || end == v || *end || d < 0) bench_die("bad value for %s: %s", name, v);
+    return (uint64_t)d;
+}
+
+const char *bench_opt_str(int argc, char **argv, const char *name, const char *def) {
+    const char *v = find_opt(argc, argv, name);
+    return v ? v : def;
+}
+
+bool bench_opt_flag(int argc, char **argv, const char *name) {
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], name) == 0) return true;
+    return false;
+}
+
+const char *bench_pop_name(uint64_t pop, char *buf, size_t cap) {
+    if (pop >= 1000000 && pop % 1000000 == 0)
+        snprintf(buf, cap, "tw%" PRIu64 "m", pop / 1000000);
+    else if (pop >= 1000 && pop % 1000 == 0)
+        snprintf(buf, cap, "tw%" PRIu64 "k", pop / 1000);
+    else
+        snprintf(buf, cap, "tw%" PRIu64, pop);
+    return buf;
+}

@@ -1,0 +1,104 @@
+/* common.h — what the three benchmark programs (tcpwave_bench, lwip_bench, linux_bench) share:
+ * wall-clock time, CPU pinning, resident memory, command-line options, the JSON result rows
+ * they print on stdout (one object per line, read by bench/run.py), and the callgrind
+ * collection switch that lets a run count only the instructions of one endpoint.
+ */
+#ifndef TCPW_BENCH_COMMON_H
+#define TCPW_BENCH_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <valgrind/callgrind.h>
+
+/* Monotonic wall-clock time in nanoseconds (clock_gettime(CLOCK_MONOTONIC)). */
+uint64_t bench_now_ns(void);
+/* CPU time of the whole process in nanoseconds (CLOCK_PROCESS_CPUTIME_ID): user and kernel
+ * time, including the softirq work the kernel does in our context (this kernel has no
+ * IRQ_TIME_ACCOUNTING). Rates are computed from it: it counts what the one core the process
+ * is pinned to spent on the system under test, and not the turns other processes take on
+ * that core — on a shared machine wall time would charge those to the system. Each read is
+ * a system call (~1 us): read it around loops, never per operation. */
+uint64_t bench_cpu_ns(void);
+
+/* Wall and CPU time together, for the loops whose rate is reported. */
+typedef struct bench_times {
+    uint64_t wall, cpu;
+} bench_times;
+bench_times bench_times_now(void);
+
+/* Pins the calling thread to one CPU (sched_setaffinity) so both endpoints share one core.
+ * cpu < 0 picks the last CPU the process may run on. Returns the CPU, or -1. */
+int bench_pin_cpu(int cpu);
+
+/* Measured loops run in BENCH_ROUNDS rounds and report the median round: the machine may be
+ * shared, and one round disturbed by another process then does not move the figure. */
+#define BENCH_ROUNDS 3
+double bench_median(const double *v, int n);
+/* "a / b / c" with %.4g each, into buf. */
+const char *bench_fmt_rounds(char *buf, size_t cap, const double *v, int n);
+
+/* VmRSS of this process in bytes (from /proc/self/status), 0 when unknown. */
+uint64_t bench_rss_bytes(void);
+/* Total slab memory of the machine in bytes (Slab: of /proc/meminfo), 0 when unknown. */
+uint64_t bench_slab_bytes(void);
+
+/* One result row: {"metric":…,"system":…,"value":…,"unit":…,"note":…} on stdout.
+ * A NaN value is written as null (the system cannot produce the figure: note says why). */
+void bench_row(const char *metric, const char *system, double value, const char *unit,
+               const char *note_fmt, ...) __attribute__((format(printf, 5, 6)));
+/* A diagnostic line on stderr, prefixed with the program name. */
+void bench_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints the message and exits with status 1. */
+void bench_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* "--name value" options: returns the value of --name, or def when absent. */
+uint64_t bench_opt_u64(int argc, char **argv, const char *name, uint64_t def);
+const char *bench_opt_str(int argc, char **argv, const char *name, const char *def);
+bool bench_opt_flag(int argc, char **argv, const char *name);
+
+/* Metric name for a TIME_WAIT population: 0 -> "tw0", 10000 -> "tw10k", 1000000 -> "tw1m". */
+const char *bench_pop_name(uint64_t pop, char *buf, size_t cap);
+
+/* ---- counting one endpoint's instructions under callgrind --------------------------------
+ *
+ * Run with `valgrind --tool=callgrind --collect-atstart=no`. While a measured phase is on
+ * (bench_cg.phase), every call into the system under test is wrapped in
+ * CG_ENTER(endpoint) ... CG_LEAVE(): collection is switched on only for the endpoint being
+ * measured, and switched off again inside the link's output callback (CG_PAUSE/CG_RESUME)
+ * so the copy onto the simulated wire — the harness's work — is not counted. Outside
+ * valgrind the client requests are a few no-op instructions.
+ */
+typedef struct bench_cg_state {
+    bool phase;   /* a measured phase is running */
+    int endpoint; /* 0 client, 1 server, 2 both */
+    bool on;      /* collection currently switched on by CG_ENTER */
+} bench_cg_state;
+extern bench_cg_state bench_cg;
+
+#define CG_ENTER(ep)                                                                               \
+    do {                                                                                           \
+        if (bench_cg.phase && !bench_cg.on &&                                                      \
+            (bench_cg.endpoint == 2 || bench_cg.endpoint == (ep))) {                               \
+            bench_cg.on = true;                                                                    \
+            CALLGRIND_TOGGLE_COLLECT;                                                              \
+        }                                                                                          \
+    } while (0)
+#define CG_LEAVE()                                                                                 \
+    do {                                                                                           \
+        if (bench_cg.on) {                                                                         \
+            CALLGRIND_TOGGLE_COLLECT;                                                              \
+            bench_cg.on = false;                                                                   \
+        }                                                                                          \
+    } while (0)
+#define CG_PAUSE()                                                                                 \
+    do {                                                                                           \
+        if (bench_cg.on) CALLGRIND_TOGGLE_COLLECT;                                                 \
+    } while (0)
+#define CG_RESUME()                                                                                \
+    do {                                                                                           \
+        if (bench_cg.on) CALLGRIND_TOGGLE_COLLECT;                                                 \
+    } while (0)
+
+#endif
