@@ -4,6 +4,7 @@
 #define TCPW_CMDS_H
 
 int cmd_sim(int argc, char **argv);
+int cmd_tun(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 
 #endif
