@@ -9,5 +9,5 @@
 . "$(dirname "$0")/interop/scenarios.sh"
 interop_init
 new_netns dl
-download ipv4 198.18.0.2 198.18.0.2 10485760 --msl 1000
+download ipv4 198.18.0.2 198.18.0.2 10485760 --msl 1s
 pass "curl got 10 MiB from tcpwave, SHA-256 ok; tcpwave: $DL_STATES; no kernel CLOSE-WAIT/LAST-ACK"

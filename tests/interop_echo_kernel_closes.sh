@@ -10,7 +10,7 @@
 . "$(dirname "$0")/interop/scenarios.sh"
 interop_init
 new_netns echo
-echo_kernel_closes ipv4 198.18.0.1 198.18.0.2 10485760 --msl 1000
+echo_kernel_closes ipv4 198.18.0.1 198.18.0.2 10485760 --msl 1s
 
 # python3 -m http.server closes first after its HTTP/1.0 response
 mkdir -p "$TMPD/www"
@@ -19,7 +19,7 @@ printf 'GET /f.bin HTTP/1.0\r\n\r\n' > "$TMPD/get.txt"
 bg nsx python3 -m http.server 8000 --bind 0.0.0.0 --directory "$TMPD/www" > /dev/null 2>&1
 wait_listen 8000
 "$TCPW" tun --netns "$NS" connect 198.18.0.1 8000 --send "$TMPD/get.txt" --out "$TMPD/resp" \
-    --msl 1000 --format json --pcap "$TMPD/h.pcap" > "$TMPD/h.json" 2> "$TMPD/h.err"
+    --msl 1s --format json --pcap "$TMPD/h.pcap" > "$TMPD/h.json" 2> "$TMPD/h.err"
 rc=$?
 cat "$TMPD/h.err" >&2
 [ $rc -eq 0 ] || fail "http.server: tcpwave tun exited with $rc"

@@ -16,7 +16,7 @@ SIZE=${SIZE:-1048576}
 head -c "$SIZE" /dev/urandom > "$TMPD/data.bin"
 printf 'please send the file, I have nothing more to say\n' > "$TMPD/request.txt"
 "$TCPW" tun --netns "$NS" connect 198.18.0.1 9000 --send "$TMPD/request.txt" \
-    --shutdown-after-send --out "$TMPD/got.bin" --expect-bytes "$SIZE" --msl 1000 \
+    --shutdown-after-send --out "$TMPD/got.bin" --expect-bytes "$SIZE" --msl 1s \
     --format json --pcap "$TMPD/run.pcap" \
     -- python3 "$PEER" halfclose 9000 "$TMPD/data.bin" > "$TMPD/trace.json" 2> "$TMPD/stderr.txt"
 rc=$?
@@ -38,7 +38,7 @@ after=$(tshark -r "$TMPD/run.pcap" -T fields -e ip.src -e tcp.flags.fin -e tcp.l
 [ "$after" -eq "$SIZE" ] || fail "the kernel sent $after bytes after tcpwave's FIN, expected $SIZE"
 
 # b) socat half-closes against tcpwave's echo server
-"$TCPW" tun --netns "$NS" listen 7 --echo --count 1 --msl 1000 --format json \
+"$TCPW" tun --netns "$NS" listen 7 --echo --count 1 --msl 1s --format json \
     --pcap "$TMPD/b.pcap" \
     -- sh -c "socat -t 30 - TCP:198.18.0.2:7 < '$TMPD/data.bin' > '$TMPD/echoed.bin'" \
     > "$TMPD/b.json" 2> "$TMPD/b.err"

@@ -7,6 +7,6 @@
 . "$(dirname "$0")/interop/scenarios.sh"
 interop_init
 new_netns v6
-download ipv6 "[fd00:7763::2]" fd00:7763::2 10485760 --msl 1000
-echo_kernel_closes ipv6-echo fd00:7763::1 fd00:7763::2 1048576 --msl 1000
+download ipv6 "[fd00:7763::2]" fd00:7763::2 10485760 --msl 1s
+echo_kernel_closes ipv6-echo fd00:7763::1 fd00:7763::2 1048576 --msl 1s
 pass "IPv6: curl got 10 MiB, SHA-256 ok, tcpwave: $DL_STATES; echo with the kernel closing first ok"

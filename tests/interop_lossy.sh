@@ -9,7 +9,7 @@
 . "$(dirname "$0")/interop/scenarios.sh"
 interop_init
 new_netns lossy
-IMP=(--loss 10% --reorder 10% --msl 2000)
+IMP=(--loss 10% --reorder 10% --msl 2s)
 download lossy-download 198.18.0.2 198.18.0.2 524288 "${IMP[@]}" --seed 1
 echo_kernel_closes lossy-echo 198.18.0.1 198.18.0.2 262144 "${IMP[@]}" --seed 2
 pass "with 10% loss and reordering: 512 KiB download and 256 KiB echo intact, closes complete"

@@ -17,8 +17,8 @@ mkdir -p "$TMPD/www"
 head -c 1000 /dev/urandom > "$TMPD/www/r.bin"
 printf 'GET /r.bin HTTP/1.0\r\n\r\n' > "$TMPD/request.txt"
 
-# a) tcpwave serves; --msl 30000 keeps its TIME_WAIT records for the whole run (60 s)
-"$TCPW" tun --netns "$NS" listen 8080 --http "$TMPD/www" --count "$N" --msl 30000 --linger 0 \
+# a) tcpwave serves; --msl 30s keeps its TIME_WAIT records for the whole run (60 s)
+"$TCPW" tun --netns "$NS" listen 8080 --http "$TMPD/www" --count "$N" --msl 30s --linger 0 \
     --quiet --trace none --pcap "$TMPD/a.pcap" \
     -- python3 "$PEER" get 198.18.0.2 8080 "$N" "$TMPD/www/r.bin" > /dev/null 2> "$TMPD/a.err"
 rc=$?

@@ -11,7 +11,7 @@ interop_init
 new_netns simul
 
 "$TCPW" tun --netns "$NS" connect 198.18.0.1 9000 --close-first --expect-bytes 1000 \
-    --delay 150ms --msl 1000 --format json --pcap "$TMPD/run.pcap" \
+    --delay 150ms --msl 1s --format json --pcap "$TMPD/run.pcap" \
     -- python3 "$PEER" sendclose 9000 1000 0.1 > "$TMPD/trace.json" 2> "$TMPD/stderr.txt"
 rc=$?
 cat "$TMPD/stderr.txt" >&2

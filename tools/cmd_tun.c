@@ -26,6 +26,7 @@
 #include <net/if.h>
 
 #include "cmds.h"
+#include "util/duration.h"
 #include "tun/netns.h"
 #include "tun/tun.h"
 #include "tun/tun_trace.h"
@@ -105,7 +106,7 @@ static const char *const usage_text[] = {
     "  --delay T  --reorder-delay T     T with unit us, ms (the default) or s",
     "  --impair in|out|both             directions impaired (default both)   --seed N",
     "engine:",
-    "  --msl MS (30000; TIME_WAIT lasts 2MSL)  --rto-min MS (200)  --delayed-ack MS (40)",
+    "  --msl S (30; TIME_WAIT lasts 2MSL; units as 500ms)  --rto-min MS (200)  --delayed-ack MS (40)",
     "  --sndbuf B  --rcvbuf B (262144)  --no-timestamps  --no-window-scale  --no-nagle",
     "run:",
     "  --count N           stop after N connections (connect: make N, one after another)",
@@ -334,8 +335,12 @@ static int parse_args(int argc, char **argv, tun_opts *o) {
             if (!parse_u64(v, &o->impair.seed)) return bad("bad seed '%s'", v);
             o->seed_given = true;
         } else if (!strcmp(a, "--msl")) {
+            /* the same syntax as tcpwave sim and analyze: seconds, or with a unit */
             NEED_VALUE();
-            if (!parse_u32_opt(v, &o->msl_ms, 3600000)) return bad("bad MSL '%s' (ms)", v);
+            uint64_t us;
+            if (!tcpw_duration_parse(v, TCPW_DUR_S, &us) || us > 3600ull * TCPW_DUR_S)
+                return bad("bad MSL '%s' (seconds, or with a unit: 500ms, 2s; at most 3600 s)", v);
+            o->msl_ms = (uint32_t)(us / TCPW_DUR_MS);
         } else if (!strcmp(a, "--rto-min")) {
             NEED_VALUE();
             if (!parse_u32_opt(v, &o->rto_min_ms, 60000) || !o->rto_min_ms)
