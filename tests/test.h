@@ -15,58 +15,66 @@
 static int test_failed_checks, test_passed, test_failed, test_current_failed;
 static const char *test_current_name;
 
-#define CHECK(cond)                                                                        \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "%s:%d: %s: CHECK(%s) failed\n", __FILE__, __LINE__,           \
-                    test_current_name, #cond);                                             \
-            test_failed_checks++;                                                          \
-            test_current_failed = 1;                                                       \
-        }                                                                                  \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: %s: CHECK(%s) failed\n", __FILE__, __LINE__,                   \
+                    test_current_name, #cond);                                                     \
+            test_failed_checks++;                                                                  \
+            test_current_failed = 1;                                                               \
+        }                                                                                          \
     } while (0)
 
-#define REQUIRE(cond)                                                                      \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            CHECK(cond);                                                                   \
-            return;                                                                        \
-        }                                                                                  \
+#define REQUIRE(cond)                                                                              \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            CHECK(cond);                                                                           \
+            return;                                                                                \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_EQ_U(a, b)                                                                   \
-    do {                                                                                   \
-        unsigned long long va_ = (unsigned long long)(a), vb_ = (unsigned long long)(b);  \
-        if (va_ != vb_) {                                                                  \
-            fprintf(stderr, "%s:%d: %s: %s == %s failed: %llu != %llu\n", __FILE__,       \
-                    __LINE__, test_current_name, #a, #b, va_, vb_);                        \
-            test_failed_checks++;                                                          \
-            test_current_failed = 1;                                                       \
-        }                                                                                  \
+/* REQUIRE for functions that return a value: returns `ret` when cond fails. */
+#define REQUIRE_RET(cond, ret)                                                                     \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            CHECK(cond);                                                                           \
+            return ret;                                                                            \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_STR(a, b)                                                                    \
-    do {                                                                                   \
-        const char *sa_ = (a), *sb_ = (b);                                                 \
-        if (!sa_ || !sb_ || strcmp(sa_, sb_) != 0) {                                       \
-            fprintf(stderr, "%s:%d: %s: %s == %s failed: \"%s\" != \"%s\"\n", __FILE__,   \
-                    __LINE__, test_current_name, #a, #b, sa_ ? sa_ : "(null)",             \
-                    sb_ ? sb_ : "(null)");                                                 \
-            test_failed_checks++;                                                          \
-            test_current_failed = 1;                                                       \
-        }                                                                                  \
+#define CHECK_EQ_U(a, b)                                                                           \
+    do {                                                                                           \
+        unsigned long long va_ = (unsigned long long)(a), vb_ = (unsigned long long)(b);           \
+        if (va_ != vb_) {                                                                          \
+            fprintf(stderr, "%s:%d: %s: %s == %s failed: %llu != %llu\n", __FILE__, __LINE__,      \
+                    test_current_name, #a, #b, va_, vb_);                                          \
+            test_failed_checks++;                                                                  \
+            test_current_failed = 1;                                                               \
+        }                                                                                          \
     } while (0)
 
-#define RUN(fn)                                                                            \
-    do {                                                                                   \
-        test_current_name = #fn;                                                           \
-        test_current_failed = 0;                                                           \
-        fn();                                                                              \
-        if (test_current_failed) {                                                         \
-            test_failed++;                                                                 \
-            fprintf(stderr, "FAIL %s\n", #fn);                                             \
-        } else {                                                                           \
-            test_passed++;                                                                 \
-        }                                                                                  \
+#define CHECK_STR(a, b)                                                                            \
+    do {                                                                                           \
+        const char *sa_ = (a), *sb_ = (b);                                                         \
+        if (!sa_ || !sb_ || strcmp(sa_, sb_) != 0) {                                               \
+            fprintf(stderr, "%s:%d: %s: %s == %s failed: \"%s\" != \"%s\"\n", __FILE__, __LINE__,  \
+                    test_current_name, #a, #b, sa_ ? sa_ : "(null)", sb_ ? sb_ : "(null)");        \
+            test_failed_checks++;                                                                  \
+            test_current_failed = 1;                                                               \
+        }                                                                                          \
+    } while (0)
+
+#define RUN(fn)                                                                                    \
+    do {                                                                                           \
+        test_current_name = #fn;                                                                   \
+        test_current_failed = 0;                                                                   \
+        fn();                                                                                      \
+        if (test_current_failed) {                                                                 \
+            test_failed++;                                                                         \
+            fprintf(stderr, "FAIL %s\n", #fn);                                                     \
+        } else {                                                                                   \
+            test_passed++;                                                                         \
+        }                                                                                          \
     } while (0)
 
 static inline int test_summary(void) {
