@@ -8,8 +8,9 @@ set -euo pipefail
 # and python3 are the unmodified kernel-side programs of the TUN interop tests; tcpdump captures
 # real Linux closes for the analyzer tests, python3-dpkt ships the public sample capture they read.
 # liblwip-dev is the lwIP baseline of bench/ (make bench, make bench-quick). fonts-wqy-microhei
-# gives rsvg-convert the Chinese glyphs of --lang zh SVGs.
-PACKAGES=(gcc make cmake pkg-config libpcap-dev tshark valgrind librsvg2-bin iproute2 python3 curl socat tcpdump python3-dpkt liblwip-dev fonts-wqy-microhei)
+# gives rsvg-convert the Chinese glyphs of --lang zh SVGs. nftables (nft) holds FINs back in the
+# analyzer test's namespaces so that a real simultaneous close crosses.
+PACKAGES=(gcc make cmake pkg-config libpcap-dev tshark valgrind librsvg2-bin iproute2 python3 curl socat tcpdump python3-dpkt liblwip-dev fonts-wqy-microhei nftables)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -2,11 +2,22 @@
 # analyze_linux.sh — `tcpwave analyze` on real Linux connections. Two network namespaces this
 # test creates (tcpw-an-a-PID, tcpw-an-b-PID) joined by a veth pair with addresses in
 # 198.18.0.0/15; tcpdump captures on one end while python3 clients and servers make each
-# close: client first, server first, half-close with data, RST (SO_LINGER 0), a simultaneous-ish
-# close (both close at one instant across a 40 ms netem delay), and port reuse (a reconnect
-# from the same port into the server's TIME_WAIT). Each verdict is asserted. Nothing touches
-# the root namespace; the namespaces are deleted on exit.
-# Without root or network namespaces it skips — except under CI=true, where it fails.
+# close: client first, server first, half-close with data, RST (SO_LINGER 0), port reuse (a
+# reconnect from the same port into the server's TIME_WAIT), and a simultaneous close whose
+# FINs cross on the wire. Each verdict is asserted. Nothing touches the root namespace; the
+# namespaces (with the nftables table and the route metric set inside them) go on exit.
+#
+# The simultaneous close, deterministically and without netem: an nftables table in each
+# namespace drops the connection's outgoing FINs at the output hook, before the capture point
+# (AF_PACKET sees a packet only when it reaches the device). One process holds both sockets
+# (the server's made after setns() into B) and shuts both down back to back: each kernel
+# queues its FIN, fails to send it and arms its timer to try again; both are in FIN_WAIT_1.
+# The tables go; with both namespaces' RTO floored at 1 s (route metric rto_min) and the
+# process pinned to one CPU, the two timers fire in the same timer-softirq run, so both FINs
+# leave before either is received: each arrives in FIN_WAIT_1 without acknowledging the
+# other's, and both sides go FIN_WAIT_1 -> CLOSING -> TIME_WAIT (RFC 9293 Figure 13).
+#
+# Without root, network namespaces or nft it skips — except under CI=true, where it fails.
 set -u
 BUILD=${1:?usage: analyze_linux.sh BUILD_DIR}
 BIN=$BUILD/tcpwave
@@ -21,6 +32,8 @@ skip() {
 command -v ip >/dev/null || skip "iproute2 (ip) not installed"
 command -v tcpdump >/dev/null || skip "tcpdump not installed"
 command -v python3 >/dev/null || skip "python3 not installed"
+command -v nft >/dev/null || skip "nftables (nft) not installed: scripts/setup.sh installs it"
+command -v taskset >/dev/null || skip "taskset (util-linux) not installed"
 
 A=tcpw-an-a-$$
 B=tcpw-an-b-$$
@@ -40,19 +53,12 @@ ip -n "$B" addr add 198.18.0.2/24 dev vB
 for ns in "$A" "$B"; do ip -n "$ns" link set lo up; done
 ip -n "$A" link set vA up
 ip -n "$B" link set vB up
-# 20 ms each way, so that both ends can close "at once" and their FINs cross
-NETEM=0
-if ip netns exec "$A" tc qdisc add dev vA root netem delay 20ms 2>/dev/null &&
-    ip netns exec "$B" tc qdisc add dev vB root netem delay 20ms 2>/dev/null; then
-    NETEM=1
-fi
-
 cat >"$tmp/peer.py" <<'EOF'
 # peer.py ROLE CASE: one side of one close pattern (server in namespace B, client in A)
 import socket, struct, sys, time
 role, case = sys.argv[1], sys.argv[2]
 SRV, PORTS = "198.18.0.2", {"client-first": 5001, "server-first": 5002, "half-close": 5003,
-                           "rst": 5004, "simultaneous": 5005, "reuse": 5006}
+                           "rst": 5004, "reuse": 5006}
 port = PORTS[case]
 def drain(s):
     n = 0
@@ -76,10 +82,6 @@ if role == "server":
             try: drain(c)
             except ConnectionResetError: pass
             c.close()
-        elif case == "simultaneous":
-            c.recv(100); c.sendall(b"r" * 200)
-            t = float(c.recv(64).decode()); time.sleep(max(0, t - time.time()))
-            c.shutdown(socket.SHUT_WR); drain(c); c.close()
     ls.close()
 else:
     def conn(bind_port=0):
@@ -95,33 +97,77 @@ else:
     elif case == "rst":
         s = conn(); s.sendall(b"q" * 100); time.sleep(0.1)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)); s.close()
-    elif case == "simultaneous":
-        s = conn(); s.sendall(b"q" * 100)
-        got = 0
-        while got < 200: got += len(s.recv(200))
-        t = time.time() + 0.3
-        s.sendall(("%.6f" % t).encode()); time.sleep(max(0, t - time.time()))
-        s.shutdown(socket.SHUT_WR); drain(s); s.close()
     elif case == "reuse":
         for _ in range(2):
             s = conn(40006); s.sendall(b"q" * 100); drain(s); time.sleep(0.1); s.close(); time.sleep(0.3)
     time.sleep(0.3)
 EOF
 
-ip netns exec "$A" tcpdump -i vA -U -s 256 -w "$tmp/linux.pcap" tcp 2>"$tmp/dump.err" &
+cat >"$tmp/simul.py" <<'EOF'
+# simul.py NS_B: both ends of one connection in one process (the client in this namespace, the
+# server in NS_B), shut down back to back while nftables holds their FINs back (see the top)
+import ctypes, os, socket, sys
+libc = ctypes.CDLL(None, use_errno=True)
+c = socket.socket()                                   # the client, in namespace A
+fd = os.open("/run/netns/" + sys.argv[1], os.O_RDONLY)
+if libc.setns(fd, 0x40000000) != 0:                   # CLONE_NEWNET: from here on in B
+    sys.exit("setns: " + os.strerror(ctypes.get_errno()))
+os.close(fd)
+ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("198.18.0.2", 5005)); ls.listen(1)
+c.connect(("198.18.0.2", 5005)); s, _ = ls.accept(); ls.close()
+c.sendall(b"q" * 100); s.recv(100); s.sendall(b"r" * 200)
+got = 0
+while got < 200: got += len(c.recv(200))
+c.shutdown(socket.SHUT_WR); s.shutdown(socket.SHUT_WR)
+print("held", flush=True)
+for k in (c, s):
+    while k.recv(65536): pass
+c.close(); s.close()
+EOF
+
+ip netns exec "$A" tcpdump -i vA -U --immediate-mode -s 256 -w "$tmp/linux.pcap" tcp 2>"$tmp/dump.err" &
 dump_pid=$!
 for _ in $(seq 50); do grep -q listening "$tmp/dump.err" && break; sleep 0.1; done
 
-cases="client-first server-first half-close rst reuse"
-[ "$NETEM" -eq 1 ] && cases="$cases simultaneous"
-for c in $cases; do
+for c in client-first server-first half-close rst reuse; do
     ip netns exec "$B" python3 "$tmp/peer.py" server "$c" >"$tmp/srv.$c" 2>&1 &
     spid=$!
     for _ in $(seq 50); do grep -q ready "$tmp/srv.$c" && break; sleep 0.1; done
     ip netns exec "$A" timeout 20 python3 "$tmp/peer.py" client "$c" || echo "FAIL: client $c: exit $?"
     wait "$spid" || echo "FAIL: server $c: $(cat "$tmp/srv.$c")"
 done
-sleep 0.5
+
+# The simultaneous close (port 5005, last: the RTO floor is for it alone).
+ip -n "$A" route change 198.18.0.0/24 dev vA rto_min 1000ms &&
+    ip -n "$B" route change 198.18.0.0/24 dev vB rto_min 1000ms ||
+    skip "cannot set a route's rto_min in the namespaces"
+for ns in "$A" "$B"; do
+    ip netns exec "$ns" nft -f - <<'EOF' || skip "cannot add an nftables table in a namespace"
+table inet tcpw_hold {
+    chain out {
+        type filter hook output priority 0;
+        tcp dport 5005 tcp flags & fin == fin drop
+        tcp sport 5005 tcp flags & fin == fin drop
+    }
+}
+EOF
+done
+ip netns exec "$A" timeout 20 taskset -c 0 python3 "$tmp/simul.py" "$B" >"$tmp/simul.out" 2>&1 &
+ppid=$!
+for _ in $(seq 250); do grep -q held "$tmp/simul.out" && break; sleep 0.02; done
+held=0
+for _ in $(seq 50); do
+    na=$(ip netns exec "$A" ss -Htn state fin-wait-1 '( dport = :5005 )' | wc -l)
+    nb=$(ip netns exec "$B" ss -Htn state fin-wait-1 '( sport = :5005 )' | wc -l)
+    [ "$na" -ge 1 ] && [ "$nb" -ge 1 ] && { held=1; break; }
+    sleep 0.02
+done
+[ "$held" -eq 1 ] || echo "FAIL: simultaneous: the two ends are not both in FIN_WAIT_1, FINs held back"
+for ns in "$A" "$B"; do ip netns exec "$ns" nft delete table inet tcpw_hold; done
+wait "$ppid" || echo "FAIL: simultaneous: $(cat "$tmp/simul.out")"
+
+sleep 0.3
 kill "$dump_pid"
 wait "$dump_pid" 2>/dev/null
 dump_pid=
@@ -129,9 +175,9 @@ dump_pid=
 "$BIN" analyze --json "$tmp/linux.pcap" >"$tmp/linux.json"
 rc=$?
 [ "$rc" -eq 0 ] || { echo "FAIL: tcpwave analyze exited $rc"; exit 1; }
-"$BIN" analyze "$tmp/linux.pcap" >"$tmp/linux.txt"
-python3 - "$tmp/linux.json" "$NETEM" <<'EOF'
-import json, sys
+"$BIN" analyze --packets "$tmp/linux.pcap" >"$tmp/linux.txt"
+python3 - "$tmp/linux.json" "$BIN" "$tmp/linux.pcap" <<'EOF'
+import json, subprocess, sys
 conns = [json.loads(l) for l in open(sys.argv[1])]
 by_port = {}
 for c in conns:
@@ -166,12 +212,21 @@ want(5004, "zeek_conn_state", eq("RSTO"), "RSTO")
 want(5006, "closed_first_by", eq("server"), "server")
 want(5006, "anomalies", lambda v: "syn-within-2msl" in v, "syn-within-2msl", 1)
 want(5006, "final_state.server", eq("CLOSED"), "CLOSED (reopened)", 0)
-if sys.argv[2] == "1":
-    want(5005, "close_pattern", eq("simultaneous"), "simultaneous")
-    want(5005, "closed_first_by", eq("both"), "both")
-    want(5005, "final_state", eq({"client": "TIME_WAIT", "server": "TIME_WAIT"}), "both TIME_WAIT")
-else:
-    print("SKIP: netem unavailable: no simultaneous close")
+want(5005, "close_pattern", eq("simultaneous"), "simultaneous")
+want(5005, "closed_first_by", eq("both"), "both")
+want(5005, "final_state", eq({"client": "TIME_WAIT", "server": "TIME_WAIT"}), "both TIME_WAIT")
+# each side's state changes, as the ladder draws them (--conn N --format json)
+def changes(side):
+    cs = by_port.get(5005, [])
+    if not cs: return []
+    out = subprocess.run([sys.argv[2], "analyze", "--conn", str(cs[0]["id"]), "--format", "json",
+                          sys.argv[3]], capture_output=True, text=True).stdout
+    evs = [json.loads(l) for l in out.splitlines() if l.strip()]
+    return [(e["from"], e["to"]) for e in evs if e.get("ev") == "state" and e.get("who") == side]
+for side in ("client", "server"):
+    ch = changes(side)
+    want(5005, "id", lambda v, ch=ch: ch[-2:] == [("FIN_WAIT_1", "CLOSING"), ("CLOSING", "TIME_WAIT")],
+         f"the {side} going FIN_WAIT_1 -> CLOSING -> TIME_WAIT (its changes: {ch})")
 print(f"{checks - fails} passed, {fails} failed")
 sys.exit(1 if fails else 0)
 EOF

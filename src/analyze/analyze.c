@@ -535,6 +535,9 @@ const char *tcpw_an_why_text(tcpw_an_why w) {
     case TCPW_AN_WHY_LOST_LATE_ANSWER:
         return "the packet did not arrive: its receiver, bound to answer at once (RFC 9293 "
                "§3.10.7.3), answered only a later copy";
+    case TCPW_AN_WHY_LOST_NO_DUPACK:
+        return "the packet did not arrive: beyond a hole it would have drawn an immediate "
+               "duplicate ACK (RFC 5681 §4.2), and its receiver sent nothing then";
     case TCPW_AN_WHY_LOST_TS:
         return "the packet did not arrive: its receiver's next timestamp echo is older than "
                "this packet's timestamp, which it would have echoed (RFC 7323 §4.3)";

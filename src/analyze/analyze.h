@@ -11,13 +11,14 @@
  *   tcpw_an_free(a);
  *
  * What an observer can know: the capture shows what crossed one point of the path. The
- * analyzer places every packet's arrival at the receiver by evidence (the receiver's next
- * acknowledgment covers it) or, for segments that carry no sequence space, by the receiver's
- * response lag measured in the handshake; it decides that a packet never arrived when its
- * sender had to repeat it and the receiver's acknowledgments show it did not get it. States
- * that follow from such reasoning, or from packets missing in the capture, are marked
- * inferred with their evidence. Timers (2MSL, tcp_fin_timeout) and user calls that send
- * nothing are invisible; docs/analyze.md lists exactly what follows from that.
+ * analyzer reads it whole, then decides each packet's fate by what its receiver did next (its
+ * ACK numbers, its timestamp echoes, its retransmissions, the answers it owed at once): it
+ * places every arrival by evidence (the receiver's next acknowledgment covers it) or, for
+ * segments that carry no sequence space, by the receiver's response lag; it decides that a
+ * packet never arrived, or arrived late, when the receiver's later packets show it. States that
+ * follow from such reasoning, or from packets missing in the capture, are marked inferred with
+ * their evidence (the why, and the packet that shows it). Timers (2MSL, tcp_fin_timeout) and
+ * user calls that send nothing are invisible; docs/analyze.md lists exactly what follows.
  *
  * Nothing here is global; an analyzer is used by one thread at a time.
  */
@@ -82,6 +83,7 @@ typedef enum tcpw_an_why {
     TCPW_AN_WHY_LOST_TS,          /* lost: its receiver's timestamp echo stayed older (RFC 7323) */
     TCPW_AN_WHY_LOST_UNACKED,     /* lost: its receiver's acknowledgment stopped right before it */
     TCPW_AN_WHY_LOST_LATE_ANSWER, /* lost: its receiver answered only a later copy */
+    TCPW_AN_WHY_LOST_NO_DUPACK,   /* lost: beyond a hole, it drew no duplicate ACK */
     TCPW_AN_WHY_CLOSED_UNSEEN,    /* it answered with a closed port's RST: it had closed before
                                      (a close() or abort() that sent nothing) */
     TCPW_AN_WHY_DELAYED,          /* a copy that arrived late, after the connection had closed:
@@ -190,7 +192,7 @@ typedef struct tcpw_an_conn {
     char zeek_history[48];
     uint64_t lag_us[2]; /* each side's response lag as seen from the capture point */
     bool lag_known[2];
-    int prev_conn; /* index of the previous connection on this 4-tuple, -1 none */
+    int prev_conn;   /* index of the previous connection on this 4-tuple, -1 none */
     size_t ndelayed; /* packets marked TCPW_AN_DELAYED */
     bool finished;
 } tcpw_an_conn;

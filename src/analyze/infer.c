@@ -1,22 +1,40 @@
 /* infer.c — what one connection's packets say about its two endpoints.
  *
- * Steps, in order (tcpw_an_infer):
+ * The capture is read whole before anything is reported, so every step may look ahead: the
+ * fate of a packet (arrived, lost, held back in the network) and the state a receipt left
+ * are decided by what both endpoints sent afterwards, and a packet whose receiver's later
+ * behaviour revises an earlier account is marked inferred, with the packet that shows it
+ * (tcpw_an_pkt.evidence). Steps, in order (tcpw_an_infer):
  *   1. roles      client = the sender of the first SYN (the receiver of the first SYN+ACK,
  *                 else the higher port); Wireshark's relative-number bases.
  *   2. marks      per-direction analysis in capture order, as Wireshark names it:
  *                 retransmission, out-of-order, previous segment not captured (gap), duplicate
  *                 ACK, zero window, keep-alive.
  *   3. lags       each endpoint's response lag seen from the capture point: the shortest time
- *                 from a segment to the acknowledgment that first covers it.
- *   4. losses     a segment its sender had to repeat, with no acknowledgment of it in between,
- *                 never arrived; a pure ACK whose receiver later repeated what it acknowledged
- *                 never arrived either; neither does a RST that its receiver ignored by going
- *                 on sending new segments.
+ *                 from a segment (or its latest copy sent before) to the acknowledgment that
+ *                 first covers it.
+ *   4. losses     each packet against what its receiver did next (a forward pass; each rule
+ *                 cites what the receiver would have done had it arrived):
+ *                   repeat_lost      repeated with no acknowledgment of it in between
+ *                   unacked_lost     the receiver's ACK stops exactly at it, well after
+ *                   hole_lost        beyond a hole, it drew no immediate duplicate ACK
+ *                   syn_lost         a SYN never answered with SYN+ACK
+ *                   synack_late_lost a SYN+ACK to SYN-SENT answered only at a later copy
+ *                   ack_lost         its ACK's receiver retransmitted what it acknowledged
+ *                   ts_lost          the receiver's timestamp echo stayed older
+ *                   rst_lost         a RST its receiver ignored
+ *                 then delayed_copies: a copy inferred lost that an unprompted answer (a closed
+ *                 port's RST, a duplicate ACK) shows arrived late, held back in the network.
  *   5. endpoints  both RFC 9293 state machines, each fed its own timeline: its sends in
  *                 capture order, and the peer's segments placed where they arrived — before
  *                 its first send whose ACK covers them (evidence), or, for segments with no
- *                 sequence space, once its response lag has passed (timing).
+ *                 sequence space, once its response lag has passed (timing), never where the
+ *                 receiver's next send could not have followed them (impossible_after). A
+ *                 receipt answered by a RST is revised at once (rst_answers): data after
+ *                 close(), a FIN after an orphaned FIN_WAIT_2 timed out, a closed port.
  *   6. verdict    who opened and closed first, the close pattern, final states, anomalies.
+ * Per connection, every look ahead follows precomputed "next packet of that side" links, so
+ * the whole is linear in the packets in practice (bounded by LOSS_SCAN_MAX in the worst case).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +46,7 @@
 #define OOO_THRESHOLD_US 3000   /* Wireshark's out-of-order threshold */
 #define LOSS_SCAN_MAX    200000 /* how far to look for the evidence of one loss */
 #define OOO_RANGES       8
+#define SMALL_CONN       64 /* connections up to this many packets need no allocation */
 
 static uint32_t seglen(const tcpw_an_pkt *p) {
     return p->len + ((p->flags & TCPW_SYN) ? 1u : 0u) + ((p->flags & TCPW_FIN) ? 1u : 0u);
@@ -159,18 +178,22 @@ static void lags(tcpw_an_conn *c) {
         /* the latest not yet acknowledged segment of the peer, and the highest ack x sent */
         bool have = false, acked_known = false;
         uint32_t end = 0, acked = 0;
-        uint64_t t = 0, best = UINT64_MAX;
+        uint64_t t = 0, t_before = 0, best = UINT64_MAX;
         for (size_t i = 0; i < c->npkt; i++) {
             const tcpw_an_pkt *p = &c->pkt[i];
             if (p->side != x) {
                 uint32_t sl = seglen(p);
-                /* Karn (RFC 6298 §3): a segment sent again before its acknowledgment gives no
-                 * sample — the acknowledgment may answer the repeat */
+                /* a segment sent again before its acknowledgment: the acknowledgment may
+                 * answer the repeat (Karn, RFC 6298 §3), so the time is taken from the repeat
+                 * — a bound from below, which is what the shortest lag is */
                 bool again = p->marks & (TCPW_AN_RETRANS | TCPW_AN_OOO);
-                if (have && sl && again && seq_lt(p->seq, end)) have = false;
+                if (have && sl && again && seq_lt(p->seq, end) && p->t_us > t) {
+                    t_before = t;
+                    t = p->t_us;
+                }
                 if (sl && !(p->flags & TCPW_RST) && !again &&
                     (!acked_known || seq_gt(p->seq + sl, acked))) {
-                    if (!have) t = p->t_us;
+                    if (!have) t = t_before = p->t_us;
                     end = p->seq + sl;
                     have = true;
                 }
@@ -178,7 +201,9 @@ static void lags(tcpw_an_conn *c) {
             }
             if (!(p->flags & TCPW_ACK) || (p->flags & TCPW_RST)) continue;
             if (have && seq_ge(p->ack, end)) {
-                uint64_t d = p->t_us >= t ? p->t_us - t : 0;
+                /* (it answers a copy that left before it, not one of the same instant) */
+                uint64_t from = t < p->t_us ? t : t_before;
+                uint64_t d = p->t_us >= from ? p->t_us - from : 0;
                 if (d < best) best = d;
                 have = false;
             }
@@ -202,6 +227,15 @@ static bool ack_covers(const tcpw_an_pkt *q, const tcpw_an_pkt *p) {
     uint32_t first = p->seq + ((p->flags & TCPW_SYN) ? 1u : 0u);
     if (p->flags & TCPW_SYN) return seq_ge(q->ack, first);
     return seq_gt(q->ack, p->seq);
+}
+
+/* When a packet of the other side sent at time t had surely reached endpoint b: its response
+ * lag after it, and some slack for the queueing a real path and host add to the shortest
+ * lag. What b sent of its own accord (sequence space: data, a FIN, a retransmission by its
+ * timer) proves something about an arrival only from then on; an answer (no sequence space)
+ * leaves only after what it answers. */
+static uint64_t surely_arrived(const tcpw_an_conn *c, int b, uint64_t t) {
+    return t + c->lag_us[b] + c->lag_us[b] / 2 + 1000;
 }
 
 /* Whether packet j, which repeats sequence space, left when a retransmission timer would
@@ -271,7 +305,7 @@ static void mark_lost(tcpw_an_pkt *p, tcpw_an_why why, size_t evidence) {
 static void rst_lost(tcpw_an_conn *c, size_t i) {
     tcpw_an_pkt *p = &c->pkt[i];
     int b = 1 - p->side;
-    uint64_t after = p->t_us + c->lag_us[b];
+    uint64_t after = surely_arrived(c, b, p->t_us);
     for (size_t j = i + 1; j < c->npkt && j < i + LOSS_SCAN_MAX; j++) {
         const tcpw_an_pkt *q = &c->pkt[j];
         if (q->side != b || q->t_us <= after) continue;
@@ -286,14 +320,24 @@ static void rst_lost(tcpw_an_conn *c, size_t i) {
  * prove nothing (the sender could not have heard of a loss yet: a SYN+ACK answering a
  * repeated SYN while its own timer fires), and neither does a repeat answered at once with a
  * duplicate ACK below it: the segment arrived beyond a hole (RFC 5681 §4.2). */
-static void repeat_lost(tcpw_an_conn *c, size_t i, bool b_ack_known, uint32_t b_ack) {
+static void repeat_lost(tcpw_an_conn *c, size_t i, bool b_ack_known, uint32_t b_ack,
+                        const uint32_t *next_b, const uint32_t *next_rep_a) {
     tcpw_an_pkt *p = &c->pkt[i];
     int b = 1 - p->side;
     uint64_t lb = c->lag_us[b], rtt = c->lag_us[0] + c->lag_us[1];
     bool beyond_hole = false;
     /* the part of it that was new to the receiver starts at `fresh` */
     uint32_t fresh = b_ack_known && seq_gt(b_ack, p->seq) ? b_ack : p->seq;
-    for (size_t j = i + 1; j < c->npkt && j < i + LOSS_SCAN_MAX; j++) {
+    /* the receiver's packets and the sender's repeats (marked retransmission or out of order),
+     * in capture order */
+    size_t jb = next_b[i + 1], ja = next_rep_a[i + 1];
+    while (jb < c->npkt || ja < c->npkt) {
+        size_t j = jb < ja ? jb : ja;
+        if (j >= i + LOSS_SCAN_MAX) return;
+        if (j == jb)
+            jb = next_b[j + 1];
+        else
+            ja = next_rep_a[j + 1];
         const tcpw_an_pkt *q = &c->pkt[j];
         if (q->side == b) {
             if (q->flags & TCPW_RST) return;
@@ -302,8 +346,8 @@ static void repeat_lost(tcpw_an_conn *c, size_t i, bool b_ack_known, uint32_t b_
                 return;
             /* a pure ACK that acknowledges nothing new, sent as this segment arrived, is the
              * immediate duplicate ACK for data beyond a hole */
-            bool dup = seglen(q) == 0 && (q->flags & TCPW_ACK) && b_ack_known &&
-                       seq_le(q->ack, b_ack);
+            bool dup =
+                seglen(q) == 0 && (q->flags & TCPW_ACK) && b_ack_known && seq_le(q->ack, b_ack);
             if (dup && seq_lt(q->ack, p->seq) && q->t_us >= p->t_us + lb &&
                 q->t_us <= p->t_us + 2 * lb + 1000)
                 beyond_hole = true;
@@ -327,7 +371,11 @@ static void repeat_lost(tcpw_an_conn *c, size_t i, bool b_ack_known, uint32_t b_
             continue;
         if (ql && !(q->flags & TCPW_RST) && seq_le(q->seq, fresh) && seq_gt(q->seq + ql, fresh) &&
             q->t_us - p->t_us >= rtt) {
-            if (!beyond_hole) mark_lost(p, TCPW_AN_WHY_LOST, j);
+            /* behind a hole that is still open nothing beyond it is acknowledged, arrived or
+             * not, and the sender sends it again either way: the acknowledgment that follows
+             * the filling of the hole decides (unacked_lost) */
+            bool hole_open = b_ack_known && seq_lt(b_ack, p->seq);
+            if (!beyond_hole && !hole_open) mark_lost(p, TCPW_AN_WHY_LOST, j);
             return;
         }
     }
@@ -351,6 +399,38 @@ static void unacked_lost(tcpw_an_conn *c, size_t i, const uint32_t *next_b) {
     }
 }
 
+/* A segment that arrives beyond a hole — an earlier segment of its sender was lost and not
+ * yet sent again — is answered at once with a duplicate ACK (RFC 5681 §4.2, RFC 9293
+ * §3.10.7.4 first: an out-of-order segment is acknowledged). A receiver that went on
+ * sending, but sent nothing as this one would have arrived, never got it. */
+static void hole_lost(tcpw_an_conn *c, size_t i, uint32_t b_ack, const uint32_t *next_b) {
+    tcpw_an_pkt *p = &c->pkt[i];
+    int a = p->side, b = 1 - a;
+    if (!c->lag_known[b] || (p->flags & TCPW_SYN) || !seq_gt(p->seq, b_ack)) return;
+    /* the hole: a lost segment of a just before it, starting at or after b_ack */
+    bool hole = false;
+    for (size_t k = i, seen = 0; k-- > 0 && seen < 64;) {
+        const tcpw_an_pkt *o = &c->pkt[k];
+        if (o->side != a || !seglen(o) || (o->flags & TCPW_RST)) continue;
+        seen++;
+        if (seq_lt(o->seq, b_ack)) break;
+        if (!(o->marks & TCPW_AN_LOST)) {
+            if (seq_le(o->seq, b_ack)) break; /* it was filled */
+            continue;
+        }
+        hole = true;
+        break;
+    }
+    if (!hole) return;
+    uint64_t lb = c->lag_us[b], arrival = p->t_us + lb;
+    for (size_t j = next_b[i + 1]; j < c->npkt; j = next_b[j + 1]) {
+        const tcpw_an_pkt *q = &c->pkt[j];
+        if (q->t_us < arrival) continue;
+        if (q->t_us > arrival + lb / 2 + 1000) mark_lost(p, TCPW_AN_WHY_LOST_NO_DUPACK, j);
+        return;
+    }
+}
+
 /* A SYN reaching LISTEN or SYN-SENT is answered with <SYN,ACK> (RFC 9293 §3.10.7.2 third,
  * §3.10.7.3 fourth: in a simultaneous open too), or at a closed port with RST (§3.10.7.1).
  * A SYN whose receiver went on to acknowledge it with a plain ACK and never with a SYN+ACK
@@ -364,7 +444,9 @@ static void syn_lost(tcpw_an_conn *c, size_t i) {
         if (q->side != b) continue;
         if ((q->flags & TCPW_ACK) && (q->flags & (TCPW_SYN | TCPW_RST)) && q->ack == p->seq + 1)
             return; /* the answer: <SYN,ACK>, or a closed port's <RST,ACK> */
-        if (q->t_us <= arrival) continue; /* sent before the SYN could have arrived */
+        /* (sent before the SYN could have arrived; its own SYN, a send of its own, only
+         * once the SYN had surely arrived) */
+        if (q->t_us <= arrival || (seglen(q) && q->t_us <= surely_arrived(c, b, p->t_us))) continue;
         /* anything else after the arrival — an ACK of the SYN learnt from a SYN+ACK, a RST
          * answering another segment, its own SYN sent again bare (in SYN-RECEIVED it would
          * repeat a SYN+ACK) — shows the receiver never got it */
@@ -386,8 +468,8 @@ static void synack_late_lost(tcpw_an_conn *c, size_t i) {
     for (size_t j = i + 1; j < c->npkt && j < i + LOSS_SCAN_MAX; j++) {
         const tcpw_an_pkt *q = &c->pkt[j];
         if (q->side != b) {
-            if (later == SIZE_MAX && (q->flags & (TCPW_SYN | TCPW_ACK | TCPW_RST)) ==
-                                         (TCPW_SYN | TCPW_ACK) &&
+            if (later == SIZE_MAX &&
+                (q->flags & (TCPW_SYN | TCPW_ACK | TCPW_RST)) == (TCPW_SYN | TCPW_ACK) &&
                 q->seq == p->seq)
                 later = j;
             continue;
@@ -409,7 +491,7 @@ static void synack_late_lost(tcpw_an_conn *c, size_t i) {
 static void ack_lost(tcpw_an_conn *c, size_t i, const uint32_t *next_seq) {
     tcpw_an_pkt *p = &c->pkt[i];
     int b = 1 - p->side;
-    uint64_t after = p->t_us + c->lag_us[b];
+    uint64_t after = surely_arrived(c, b, p->t_us);
     for (size_t j = next_seq[i + 1]; j < c->npkt; j = next_seq[j + 1]) {
         const tcpw_an_pkt *q = &c->pkt[j];
         if (q->side != b) continue;
@@ -454,22 +536,21 @@ static size_t delayed_copies(tcpw_an_conn *c) {
                     if (before == SIZE_MAX) before = j;
                     continue;
                 }
-                /* (a RST prompts an ACK too: the challenge ACK of RFC 5961 §3.2) */
-                if (is_rst ? (q->flags & TCPW_RST) || !(q->flags & TCPW_ACK) || q->ack != p->seq
-                           : !seglen(q) && !(q->flags & TCPW_RST))
+                /* (a RST prompts an ACK too: the challenge ACK of RFC 5961 §3.2; and so does a
+                 * keep-alive, RFC 1122 §4.2.3.6) */
+                if (is_rst
+                        ? (q->flags & TCPW_RST) || !(q->flags & TCPW_ACK) || q->ack != p->seq
+                        : !seglen(q) && !(q->flags & TCPW_RST) && !(q->marks & TCPW_AN_KEEPALIVE))
                     continue;
-                if (q->flags & TCPW_RST) {
-                    if (prompt == SIZE_MAX) prompt = j;
-                    continue;
+                if (prompt == SIZE_MAX) {
+                    prompt = j;
+                    if (q->t_us + 2 * c->lag_us[b] + 1000 >= p->t_us) break; /* it answers it */
                 }
-                if (prompt == SIZE_MAX) prompt = j;
-                if ((q->marks & TCPW_AN_LOST) && seglen(q)) {
+                if (!(q->flags & TCPW_RST) && (q->marks & TCPW_AN_LOST) && seglen(q)) {
                     cand = j;
                     break;
                 }
             }
-            if (prompt != SIZE_MAX && c->pkt[prompt].t_us + 2 * c->lag_us[b] + 1000 >= p->t_us)
-                cand = SIZE_MAX; /* it answers that one */
             if (cand != SIZE_MAX && before != SIZE_MAX) {
                 tcpw_an_pkt *q = &c->pkt[cand];
                 q->marks = (uint16_t)((q->marks & ~TCPW_AN_LOST) | TCPW_AN_DELAYED | TCPW_AN_LATE);
@@ -512,9 +593,9 @@ static void ts_lost(tcpw_an_conn *c, size_t i, uint32_t b_ack, const uint32_t *n
             seq_ge(q->ack, p->seq + sl))
             return;
         if (q->t_us < arrival || !q->has_ts || (q->flags & (TCPW_SYN | TCPW_RST))) continue;
-        /* at the very instant of the arrival only an answer (no sequence space of its own)
-         * is known to have left after it; a timer's retransmission may have left before */
-        if (q->t_us == arrival && seglen(q)) continue;
+        /* an answer (no sequence space of its own) leaves after what it answers; a send of
+         * its own counts only once the segment had surely arrived */
+        if (seglen(q) && q->t_us <= surely_arrived(c, b, p->t_us)) continue;
         if (seq_lt(q->tsecr, p->tsval)) mark_lost(p, TCPW_AN_WHY_LOST_TS, j);
         return;
     }
@@ -523,20 +604,25 @@ static void ts_lost(tcpw_an_conn *c, size_t i, uint32_t b_ack, const uint32_t *n
 static int losses(tcpw_an_conn *c) {
     size_t n = c->npkt;
     /* for each side, the next packet with sequence space (n: none) */
-    /* and for each side, its next packet at all */
-    uint32_t *next_seq[2], *next_any[2];
-    uint32_t *buf = malloc(4 * (n + 2) * sizeof(uint32_t));
+    /* and for each side, its next packet at all, and its next repeat of sequence space */
+    uint32_t *next_seq[2], *next_any[2], *next_rep[2];
+    uint32_t small[6 * (SMALL_CONN + 2)]; /* most connections are short: no allocation */
+    uint32_t *buf = n <= SMALL_CONN ? small : malloc(6 * (n + 2) * sizeof(uint32_t));
     if (!buf) return TCPW_ENOMEM;
     for (int s = 0; s < 2; s++) {
         next_seq[s] = buf + (size_t)s * (n + 2);
         next_any[s] = buf + (size_t)(2 + s) * (n + 2);
+        next_rep[s] = buf + (size_t)(4 + s) * (n + 2);
         next_seq[s][n] = next_seq[s][n + 1] = next_any[s][n] = next_any[s][n + 1] = (uint32_t)n;
+        next_rep[s][n] = next_rep[s][n + 1] = (uint32_t)n;
     }
     for (size_t i = n; i-- > 0;) {
         const tcpw_an_pkt *p = &c->pkt[i];
+        bool rep = p->marks & (TCPW_AN_RETRANS | TCPW_AN_OOO);
         for (int s = 0; s < 2; s++) {
             next_seq[s][i] = p->side == s && seglen(p) ? (uint32_t)i : next_seq[s][i + 1];
             next_any[s][i] = p->side == s ? (uint32_t)i : next_any[s][i + 1];
+            next_rep[s][i] = p->side == s && rep ? (uint32_t)i : next_rep[s][i + 1];
         }
     }
     /* the highest acknowledgment each side sent, and the highest that (as far as is known
@@ -556,12 +642,13 @@ static int losses(tcpw_an_conn *c) {
          * acknowledgment beyond what the receiver had got from earlier ones */
         bool new_seq = seglen(p) > 0 && (!ack_known[b] || seq_lt(high_ack[b], p->seq + seglen(p)));
         bool new_ack = (p->flags & TCPW_ACK) && (!got_known[a] || seq_gt(p->ack, high_got[a]));
-        if (new_seq) repeat_lost(c, i, ack_known[b], high_ack[b]);
+        if (new_seq) repeat_lost(c, i, ack_known[b], high_ack[b], next_any[b], next_rep[a]);
         if (!(p->marks & TCPW_AN_LOST) && new_seq && !(p->flags & TCPW_SYN))
             unacked_lost(c, i, next_any[b]);
+        if (!(p->marks & TCPW_AN_LOST) && new_seq && ack_known[b])
+            hole_lost(c, i, high_ack[b], next_any[b]);
         /* (a SYN its receiver had acknowledged before is a repeat: not a first contact) */
-        if (!(p->marks & TCPW_AN_LOST) && (p->flags & (TCPW_SYN | TCPW_ACK)) == TCPW_SYN &&
-            new_seq)
+        if (!(p->marks & TCPW_AN_LOST) && (p->flags & (TCPW_SYN | TCPW_ACK)) == TCPW_SYN && new_seq)
             syn_lost(c, i);
         if (!(p->marks & TCPW_AN_LOST) && !synack_sent[b] &&
             (p->flags & (TCPW_SYN | TCPW_ACK | TCPW_RST)) == (TCPW_SYN | TCPW_ACK))
@@ -580,7 +667,7 @@ static int losses(tcpw_an_conn *c) {
             }
         }
     }
-    free(buf);
+    if (buf != small) free(buf);
     c->ndelayed = delayed_copies(c);
     for (size_t i = 0; i < n; i++)
         if (c->pkt[i].marks & TCPW_AN_LOST) c->st[c->pkt[i].side].lost++;
@@ -602,11 +689,7 @@ typedef struct ep {
     bool passive;
     uint64_t data_rcvd;            /* payload bytes received */
     uint64_t data_rcvd_since_send; /* payload bytes received since its last data/FIN send */
-    /* the last event applied: a receipt of packet last_recv (for RST-as-answer reasoning) */
-    bool last_was_recv;
-    size_t last_recv;
-    size_t last_recv_trans; /* index + 1 of the transition it caused, 0 none */
-    tcpw_state before_last_recv;
+    tcpw_state before_last_recv;   /* its state before its latest receipt (rst_answers) */
     /* pending receipts: indexes of the peer's packets seen but not yet arrived */
     size_t *q;
     size_t qh, qt, qcap;
@@ -783,8 +866,6 @@ static void ep_recv(run *r, int xs, size_t i, uint64_t t) {
     uint8_t fl = p->flags;
     uint32_t seq = p->seq, len = p->len, sl = seglen(p);
     timewait_expire(r, xs, t);
-    x->last_was_recv = true;
-    x->last_recv = i;
     x->before_last_recv = x->st;
     size_t ntr = c->ntrans;
 
@@ -934,7 +1015,6 @@ static void ep_recv(run *r, int xs, size_t i, uint64_t t) {
         break;
     }
     }
-    x->last_recv_trans = c->ntrans > ntr ? c->ntrans : 0;
     uint8_t why = rst_answers(r, xs, i, ntr);
     set_state(r, i, xs, why ? why : (c->pkt[i].marks & TCPW_AN_LOST) ? c->pkt[i].fate_why : 0);
     if (why) c->pkt[i].evidence = (uint32_t)(r->next_send[xs] + 1);
@@ -957,7 +1037,6 @@ static void ep_send(run *r, int xs, size_t i) {
          * receipt was looked at when that arrived (rst_answers) */
         if (x->st != TCPW_CLOSED && x->st != TCPW_LISTEN)
             trans(r, xs, TCPW_CLOSED, t, i, TCPW_CAUSE_USER, 0);
-        x->last_was_recv = false;
         set_state(r, i, xs, why);
         return;
     }
@@ -1051,7 +1130,6 @@ static void ep_send(run *r, int xs, size_t i) {
     } else {
         x->wnd_known = false;
     }
-    x->last_was_recv = false;
     set_state(r, i, xs, why);
 }
 
@@ -1085,11 +1163,13 @@ static void arrive(run *r, int xs, uint64_t at_most, size_t before) {
     if (t > at_most) t = at_most;
     if (t < p->t_us) t = p->t_us;
     if (before != SIZE_MAX && before > i) {
-        /* it crossed the receiver's packets sent after it was captured */
+        /* it crossed the receiver's packets sent after it was captured: it arrived after the
+         * last of them left */
         for (size_t k = before; k-- > i + 1;)
             if (r->c->pkt[k].side == xs) {
                 p->marks |= TCPW_AN_LATE;
                 p->late_after = (uint32_t)(k + 1);
+                if (t < r->c->pkt[k].t_us) t = r->c->pkt[k].t_us;
                 break;
             }
     }
@@ -1179,7 +1259,8 @@ static void arrivals_before(run *r, int xs, size_t qi) {
             yes = seq_ge(q->ack, p->seq + sl);
         else /* (nothing arrives the very instant it left) */
             yes = q->t_us >= p->t_us + (r->c->lag_us[xs] ? r->c->lag_us[xs] : 1);
-        if (yes && q->t_us == p->t_us + r->c->lag_us[xs] && impossible_after(r, xs, p, q))
+        if (yes && q->t_us == p->t_us + r->c->lag_us[xs] && !(p->marks & TCPW_AN_LOST) &&
+            impossible_after(r, xs, p, q))
             yes = false;
         if (!yes) break;
         arrive(r, xs, q->t_us, qi);

@@ -120,10 +120,14 @@ void tcpw_an_report_packets(FILE *out, const tcpw_analyzer *a, const tcpw_an_con
         fprintf(out, "%7u  %10.6f  %-3s  %-38s  %-13s %-13s %s\n", p->recno, rel_s(c, p->t_us),
                 p->side == 0 ? "C>S" : "S>C", info, cst, sst, m);
         for (int s = 0; s < 2; s++)
-            if (p->why[s] &&
-                (i == 0 || p->why[s] != c->pkt[i - 1].why[s] || p->st[s] != c->pkt[i - 1].st[s]))
-                fprintf(out, "%7s  %10s  %-3s  * %s: %s\n", "", "", "", tcpw_an_side_name(s),
-                        tcpw_an_why_text((tcpw_an_why)p->why[s]));
+            if (p->why[s] && (i == 0 || p->why[s] != c->pkt[i - 1].why[s] ||
+                              p->st[s] != c->pkt[i - 1].st[s] || p->evidence)) {
+                char ev[40] = "";
+                if (p->evidence && p->evidence <= c->npkt)
+                    snprintf(ev, sizeof ev, " (frame %u)", c->pkt[p->evidence - 1].recno);
+                fprintf(out, "%7s  %10s  %-3s  * %s: %s%s\n", "", "", "", tcpw_an_side_name(s),
+                        tcpw_an_why_text((tcpw_an_why)p->why[s]), ev);
+            }
     }
 }
 
@@ -196,7 +200,8 @@ static void hosts_report(FILE *out, const tcpw_analyzer *a) {
         } else {
             tcpw_endpoint_format(&h->ep, ep, sizeof ep);
         }
-        double held_max = (double)(tot->t_last - h->oldest) / 1e6;
+        /* (a state entered as the last packets arrived may begin after the last record) */
+        double held_max = h->oldest < tot->t_last ? (double)(tot->t_last - h->oldest) / 1e6 : 0.0;
         fprintf(out, "  %-28s %-10s %4u  (%s side) ", ep, tcpw_state_name(h->st), h->count,
                 h->client ? "client" : "server");
         switch (h->st) {
@@ -388,6 +393,8 @@ static void json_packet(FILE *out, const tcpw_an_conn *c, size_t i, bool absolut
             }
         fputc('}', out);
     }
+    if (p->evidence && p->evidence <= c->npkt)
+        fprintf(out, ",\"evidence_frame\":%u", c->pkt[p->evidence - 1].recno);
     fprintf(out, ",\"lost\":%s", (p->marks & TCPW_AN_LOST) ? "true" : "false");
     marks_text(p->marks & (uint16_t)~TCPW_AN_LOST, m, sizeof m);
     fprintf(out, ",\"marks\":[");
