@@ -3,7 +3,10 @@
  * queue: the output callback appends, the loop delivers), with a fake monotonic clock as the
  * engine's time and the wall clock (clock_gettime) around the measured loops.
  *
- *   tcpwave_bench lifecycle --pop P --count M [--curve]   conn/s with P entries in TIME_WAIT
+ *   tcpwave_bench lifecycle --pop P --count M [--curve] [--worst]
+ *                                                         conn/s with P entries in TIME_WAIT;
+ *                                                         --worst: the longest lifecycle (CPU
+ *                                                         time) while the population grows
  *   tcpwave_bench bulk --bytes N [--verify]               one-way bulk throughput, Gbit/s
  *   tcpwave_bench cgseg --size 1|1460 --count N           callgrind phases: per-segment cost
  *   tcpwave_bench cglife --count N                        callgrind phases: per-lifecycle cost
@@ -307,7 +310,8 @@ static void check_quiescent(bench *b, uint64_t expect_done) {
 
 /* The fill curve: the mean CPU time of the lifecycles just below each checkpoint population
  * (records only inserted, none expiring yet), and the CPU time of each lifecycle whose
- * insertion doubles the TIME_WAIT hash table (it rehashes every record). */
+ * insertion starts doubling the TIME_WAIT hash index (before the index grew incrementally, it
+ * rehashed every record at once). */
 #define N_CHECK 4
 static const uint64_t checkpoints[N_CHECK] = {10000, 100000, 1000000, 10000000};
 #define MAX_DOUBLINGS 40
@@ -316,6 +320,7 @@ static void run_lifecycle(int argc, char **argv) {
     uint64_t pop = bench_opt_u64(argc, argv, "--pop", 0);
     uint64_t count = bench_opt_u64(argc, argv, "--count", 100000);
     bool curve = bench_opt_flag(argc, argv, "--curve");
+    bool worst = bench_opt_flag(argc, argv, "--worst");
     char pname[32], metric[96];
     bench_pop_name(pop, pname, sizeof pname);
     if (pop % 2000) bench_die("--pop must be a multiple of 2000 (2MSL = pop us, MSL in ms)");
@@ -335,8 +340,24 @@ static void run_lifecycle(int argc, char **argv) {
     uint64_t win_cpu[N_CHECK] = {0}, win_start[N_CHECK] = {0};
     uint64_t dbl_at[MAX_DOUBLINGS], dbl_ns[MAX_DOUBLINGS];
     int n_dbl = 0;
+    uint64_t worst_ns[5] = {0}, worst_at[5] = {0};
     bench_times f0 = bench_times_now();
     for (uint64_t k = 0; k < pop; k++, i++) {
+        if (worst) {
+            /* every lifecycle timed (a CPU-clock read each side), the five longest kept */
+            uint64_t n = tw_count(b), c0 = bench_cpu_ns();
+            lifecycle_once(b, i);
+            uint64_t dt = bench_cpu_ns() - c0;
+            for (int j = 0; j < 5; j++)
+                if (dt > worst_ns[j]) {
+                    for (int m = 4; m > j; m--)
+                        worst_ns[m] = worst_ns[m - 1], worst_at[m] = worst_at[m - 1];
+                    worst_ns[j] = dt;
+                    worst_at[j] = n;
+                    break;
+                }
+            continue;
+        }
         if (!curve) {
             lifecycle_once(b, i);
             continue;
@@ -419,9 +440,23 @@ static void run_lifecycle(int argc, char **argv) {
                                      used ? ", " : "", dbl_at[d], dbl_ns[d] / 1e6);
         if (n_dbl)
             bench_row("tw_rehash_pause_ms", SYS, dbl_ns[n_dbl - 1] / 1e6, "ms",
-                      "CPU time of the lifecycle whose insertion doubles the TIME_WAIT hash "
-                      "table at %" PRIu64 " records (all rehashed at once); largest doublings: %s",
+                      "CPU time of the lifecycle whose insertion starts doubling the TIME_WAIT "
+                      "hash index at %" PRIu64 " records (the doubling is incremental: this "
+                      "insertion allocates the new bucket array and splits two buckets, later "
+                      "insertions and removals two more each); largest doublings: %s",
                       dbl_at[n_dbl - 1], list);
+    }
+
+    if (worst && pop) {
+        char list[400] = "";
+        size_t used = 0;
+        for (int j = 0; j < 5 && worst_ns[j]; j++)
+            used += (size_t)snprintf(list + used, sizeof list - used, "%s%.3f ms at %" PRIu64,
+                                     used ? ", " : "", worst_ns[j] / 1e6, worst_at[j]);
+        bench_row("tw_fill_worst_lifecycle_ms", SYS, worst_ns[0] / 1e6, "ms",
+                  "CPU time of the longest lifecycle while the population grows from 0 to %" PRIu64
+                  " (five longest, with the records in TIME_WAIT before each: %s)",
+                  pop, list);
     }
 
     /* expiry: jump the fake clock past 2MSL; one tick deletes every record */
@@ -606,10 +641,18 @@ static void run_sizes(void) {
               "sizeof(struct tcpw_conn) without buffers (%zu-byte malloc chunk); the send and "
               "receive buffers (%u + %u bytes by default) are allocated at connect/SYN",
               malloc_chunk(sizeof(tcpw_conn)), cfg.send_buffer, cfg.recv_buffer);
+#ifdef TW_NIL /* the engine's chunked TIME_WAIT store (twstore.c) */
+    bench_row("bytes_per_tw_entry", SYS, (double)sizeof(tcpw_tw4), "bytes",
+              "sizeof(tcpw_tw4), the compact IPv4 TIME_WAIT record (IPv6: %zu), stored in "
+              "chunks of 1024 records: no allocation per record; plus 4-8 bytes of hash bucket "
+              "per record at load 0.5-1",
+              sizeof(tcpw_tw6));
+#else
     bench_row("bytes_per_tw_entry", SYS, (double)sizeof(tcpw_tw), "bytes",
               "sizeof(tcpw_tw), the compact TIME_WAIT record (%zu-byte malloc chunk, plus "
               "8-16 bytes of hash bucket per record at load 0.5-1)",
               malloc_chunk(sizeof(tcpw_tw)));
+#endif
 }
 
 int main(int argc, char **argv) {

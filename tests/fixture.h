@@ -4,8 +4,8 @@
  *
  * The stack is 192.0.2.2:80 ("local"); the peer is 192.0.2.1:40000 ("remote") and its ISN is
  * FX_IRS. Our ISN is read from the first SYN the stack sends. Timestamps and window scaling
- * are off unless a test turns them on, so the numbers are the plain RFC ones; delayed ACK is
- * off so every ACK leaves at once.
+ * are off unless a test turns them on, so the numbers are the plain RFC ones; delayed and
+ * deferred ACKs are off so every ACK leaves at once.
  */
 #ifndef TCPW_FIXTURE_H
 #define TCPW_FIXTURE_H
@@ -78,6 +78,7 @@ static inline void fx_init(fx *f) {
     f->cfg.timestamps = false;
     f->cfg.window_scale = false;
     f->cfg.delayed_ack_ms = 0;
+    f->cfg.ack_defer = false;
     f->cfg.nagle = false;
     f->cfg.send_buffer = f->cfg.recv_buffer = 8192;
     memcpy(f->cfg.secret, "fixture-secret!!", 16);

@@ -100,25 +100,31 @@ typedef struct tcpw_config {
      * (getrandom) in production, from a seed in simulations. */
     uint8_t secret[16];
 
-    uint32_t msl_ms;          /* Maximum Segment Lifetime; TIME_WAIT lasts 2*MSL. 30000 */
-    uint32_t fin_timeout_ms;  /* orphaned FIN_WAIT_2 lifetime (Linux tcp_fin_timeout). 60000 */
-    uint32_t rto_initial_ms;  /* RFC 6298 (2.1): 1000 */
-    uint32_t rto_min_ms;      /* RFC 6298 (2.4): 1000; Linux uses 200 */
-    uint32_t rto_max_ms;      /* RFC 6298 (2.5): at least 60000. 120000 */
-    uint32_t delayed_ack_ms;  /* RFC 1122 §4.2.3.2 (< 500 ms); 0 disables delayed ACK. 40 */
-    uint32_t send_buffer;     /* per-connection send buffer, bytes. 65536 */
-    uint32_t recv_buffer;     /* per-connection receive buffer, bytes. 65536 */
-    uint16_t mss;             /* MSS we advertise and the largest segment we send. 1460 */
-    uint8_t syn_retries;      /* SYN / SYN+ACK retransmissions before giving up. 6 */
-    uint8_t retries;          /* data and FIN retransmissions before aborting (R2). 15 */
+    uint32_t msl_ms;              /* Maximum Segment Lifetime; TIME_WAIT lasts 2*MSL. 30000 */
+    uint32_t fin_timeout_ms;      /* orphaned FIN_WAIT_2 lifetime (Linux tcp_fin_timeout). 60000 */
+    uint32_t rto_initial_ms;      /* RFC 6298 (2.1): 1000 */
+    uint32_t rto_min_ms;          /* RFC 6298 (2.4): 1000; Linux uses 200 */
+    uint32_t rto_max_ms;          /* RFC 6298 (2.5): at least 60000. 120000 */
+    uint32_t delayed_ack_ms;      /* RFC 1122 §4.2.3.2 (< 500 ms); 0 disables delayed ACK. 40 */
+    uint32_t send_buffer;         /* per-connection send buffer, bytes. 65536 */
+    uint32_t recv_buffer;         /* per-connection receive buffer, bytes. 65536 */
+    uint16_t mss;                 /* MSS we advertise and the largest segment we send. 1460 */
+    uint8_t syn_retries;          /* SYN / SYN+ACK retransmissions before giving up. 6 */
+    uint8_t retries;              /* data and FIN retransmissions before aborting (R2). 15 */
     uint32_t challenge_ack_per_s; /* RFC 5961 §7 rate limit for challenge ACKs. 1000 */
     uint16_t ephemeral_lo, ephemeral_hi; /* ephemeral port range. 32768..60999 as Linux */
-    bool nagle;               /* RFC 1122 §4.2.3.4 Nagle algorithm. true */
-    bool timestamps;          /* RFC 7323 timestamps (and PAWS). true */
-    bool window_scale;        /* RFC 7323 window scale. true */
-    bool rfc1337;             /* ignore RST in TIME_WAIT (RFC 1337). true */
-    bool tw_reuse;            /* reuse a TIME_WAIT 4-tuple for outgoing connections with
-                                 Linux tcp_tw_reuse semantics. false */
+    bool nagle;                          /* RFC 1122 §4.2.3.4 Nagle algorithm. true */
+    bool timestamps;                     /* RFC 7323 timestamps (and PAWS). true */
+    bool window_scale;                   /* RFC 7323 window scale. true */
+    bool rfc1337;                        /* ignore RST in TIME_WAIT (RFC 1337). true */
+    bool tw_reuse;                       /* reuse a TIME_WAIT 4-tuple for outgoing connections with
+                                            Linux tcp_tw_reuse semantics. false */
+    bool ack_defer; /* an ACK owed at once for data received in order waits for the
+                       end of the application's turn (tcpw_poll_event() returning
+                       NULL), so that its reply carries it; delayed_ack_ms is the
+                       backstop when the driver does not poll. Handshake ACKs and
+                       the ACKs of out-of-order data, duplicates, window probes and
+                       challenges stay immediate. true */
 } tcpw_config;
 
 /* Fill every field with the defaults named above; output and alloc stay NULL. */
@@ -157,7 +163,13 @@ enum {
 };
 
 /* Returns the next connection with pending events and stores them in *events (clearing
- * them), or NULL when there are none. Connections the application has closed get none. */
+ * them), or NULL when there are none. Connections the application has closed get none.
+ *
+ * Returning NULL ends the application's turn: with cfg.ack_defer, ACKs owed for data that
+ * arrived are held until then, so that what the application sends in answer (a reply, a
+ * FIN) carries them, and leave now if nothing did. A driver therefore polls until NULL after
+ * delivering packets or running timers, and the application answers each event inside that
+ * loop; one that acts only afterwards makes the ACK and its answer two segments. */
 tcpw_conn *tcpw_poll_event(tcpw_stack *s, uint32_t *events);
 
 /* ---- user calls (RFC 9293 §3.9.1) ------------------------------------------------------------ */
@@ -192,28 +204,28 @@ int tcpw_abort(tcpw_conn *c, uint64_t now);
 void tcpw_set_userdata(tcpw_conn *c, void *data);
 void *tcpw_userdata(const tcpw_conn *c);
 
-/* ---- STATUS and listing ----------------------------------------------------------------------- */
+/* ---- STATUS and listing -----------------------------------------------------------------------
+ */
 
 typedef struct tcpw_conn_info {
-    uint64_t id;            /* unique per stack, never reused */
+    uint64_t id; /* unique per stack, never reused */
     tcpw_state state;
     tcpw_endpoint local, remote;
-    bool orphan;            /* the application has closed its handle */
-    bool compact;           /* a compact TIME_WAIT record, no longer a full control block */
+    bool orphan;  /* the application has closed its handle */
+    bool compact; /* a compact TIME_WAIT record, no longer a full control block */
     uint32_t iss, snd_una, snd_nxt, snd_wnd;
     uint32_t irs, rcv_nxt, rcv_wnd;
-    uint32_t send_queued;   /* bytes in the send buffer, sent or not */
-    uint32_t recv_queued;   /* bytes received in order and not yet read */
+    uint32_t send_queued; /* bytes in the send buffer, sent or not */
+    uint32_t recv_queued; /* bytes received in order and not yet read */
     uint32_t srtt_us, rto_us, cwnd;
     uint16_t snd_mss;
-    uint64_t deadline;      /* next timer of this connection, UINT64_MAX when none */
+    uint64_t deadline; /* next timer of this connection, UINT64_MAX when none */
 } tcpw_conn_info;
 
 int tcpw_status(const tcpw_conn *c, tcpw_conn_info *info);
 /* Calls fn for every connection, listener and TIME_WAIT record (like `ss -tan`); returns how
  * many there were. */
-size_t tcpw_list(const tcpw_stack *s, void (*fn)(void *arg, const tcpw_conn_info *info),
-                 void *arg);
+size_t tcpw_list(const tcpw_stack *s, void (*fn)(void *arg, const tcpw_conn_info *info), void *arg);
 
 /* ---- trace --------------------------------------------------------------------------------- */
 
@@ -252,9 +264,9 @@ struct tcpw_trace {
     tcpw_endpoint local, remote;
     tcpw_state from, to;
     tcpw_cause cause;
-    const char *what;       /* user call or timer name; for notes, the note text */
-    tcpw_seg_summary seg;   /* the causing segment, when cause == TCPW_CAUSE_SEGMENT */
-    int transition;         /* index into the transition registry, -1 for notes */
+    const char *what;     /* user call or timer name; for notes, the note text */
+    tcpw_seg_summary seg; /* the causing segment, when cause == TCPW_CAUSE_SEGMENT */
+    int transition;       /* index into the transition registry, -1 for notes */
 };
 
 /* The registry of named transitions (RFC 9293 Figure 5 and the refinements of RFC 1122,
@@ -273,12 +285,12 @@ const tcpw_transition *tcpw_transition_get(size_t i);
 
 typedef struct tcpw_stats {
     uint64_t pkts_in, pkts_out;
-    uint64_t bad_packets[32];   /* by -error code of tcpw_parse (see wire.h) */
+    uint64_t bad_packets[32]; /* by -error code of tcpw_parse (see wire.h) */
     uint64_t rst_sent, rst_received, challenge_acks, challenge_acks_suppressed;
     uint64_t retransmits, dup_acks, out_of_order, paws_rejected;
-    uint64_t time_wait_count;   /* live TIME_WAIT records */
-    uint64_t conn_count;        /* live control blocks (including listeners) */
-    uint64_t transitions[64];   /* times each registry transition was taken */
+    uint64_t time_wait_count; /* live TIME_WAIT records */
+    uint64_t conn_count;      /* live control blocks (including listeners) */
+    uint64_t transitions[64]; /* times each registry transition was taken */
 } tcpw_stats;
 
 const tcpw_stats *tcpw_stack_stats(const tcpw_stack *s);

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "buffer.h"
+#include "wire.h"
 
 static void ring_copy_in(tcpw_ring *r, uint32_t pos, const uint8_t *src, uint32_t n) {
     uint32_t first = r->cap - pos;
@@ -30,6 +31,41 @@ void ring_peek(const tcpw_ring *r, uint32_t off, void *dst, uint32_t n) {
     if (first > n) first = n;
     memcpy(dst, r->buf + pos, first);
     memcpy((uint8_t *)dst + first, r->buf, n - first);
+}
+
+/* head + off for off <= cap: head < cap, so one subtraction wraps it (no division). */
+static inline uint32_t ring_pos(const tcpw_ring *r, uint32_t off) {
+    uint32_t pos = r->head + off;
+    return pos >= r->cap ? pos - r->cap : pos;
+}
+
+uint64_t ring_peek_csum(const tcpw_ring *r, uint32_t off, void *dst, uint32_t n, uint64_t acc) {
+    if (n == 0) return acc;
+    uint32_t pos = ring_pos(r, off);
+    uint32_t first = r->cap - pos;
+    if (first > n) first = n;
+    acc = tcpw_csum_acc_copy(acc, dst, r->buf + pos, first);
+    if (first == n) return acc;
+    /* The second piece starts at an odd offset when the first is odd: its words straddle
+     * the checksum's (RFC 1071 §2 (B)), so its sum is taken alone and swapped into place. */
+    uint64_t rest = tcpw_csum_acc_copy(0, (uint8_t *)dst + first, r->buf, n - first);
+    if (first & 1) rest = tcpw_csum_odd(rest);
+    acc += rest;
+    return acc + (acc < rest);
+}
+
+uint64_t ring_put_csum(tcpw_ring *r, uint32_t off, const void *src, uint32_t n, uint64_t acc) {
+    if (n == 0) return acc;
+    uint32_t pos = ring_pos(r, off);
+    uint32_t first = r->cap - pos;
+    if (first > n) first = n;
+    acc = tcpw_csum_acc_copy(acc, r->buf + pos, src, first);
+    if (first == n) return acc;
+    /* as in ring_peek_csum: an odd first piece leaves the second at an odd offset */
+    uint64_t rest = tcpw_csum_acc_copy(0, r->buf, (const uint8_t *)src + first, n - first);
+    if (first & 1) rest = tcpw_csum_odd(rest);
+    acc += rest;
+    return acc + (acc < rest);
 }
 
 void ring_consume(tcpw_ring *r, uint32_t n) {

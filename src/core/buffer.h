@@ -23,6 +23,11 @@ static inline uint32_t ring_free(const tcpw_ring *r) {
 uint32_t ring_write(tcpw_ring *r, const void *src, uint32_t n);
 /* Copies n bytes starting `off` bytes after head into dst (off + n <= cap). */
 void ring_peek(const tcpw_ring *r, uint32_t off, void *dst, uint32_t n);
+/* ring_peek, and adds the copied bytes to a raw checksum accumulator in the same pass
+ * (csum.c; the bytes sit at an even offset of the checksummed data). */
+uint64_t ring_peek_csum(const tcpw_ring *r, uint32_t off, void *dst, uint32_t n, uint64_t acc);
+/* ring_put_at, and adds the bytes to a raw checksum accumulator in the same pass. */
+uint64_t ring_put_csum(tcpw_ring *r, uint32_t off, const void *src, uint32_t n, uint64_t acc);
 /* Stores n bytes at `off` bytes after head without changing len (out-of-order data). */
 void ring_put_at(tcpw_ring *r, uint32_t off, const void *src, uint32_t n);
 /* Drops n bytes from the front. */

@@ -85,11 +85,11 @@ static void update_send_window(tcpw_conn *c, const tcpw_seg *seg) {
 
 /* ---- LISTEN (RFC 9293 §3.10.7.2) ------------------------------------------------------------ */
 
-static void conn_start_sequence(tcpw_conn *c, uint32_t iss) {
+static void conn_start_sequence(tcpw_conn *c, uint32_t iss, uint32_t ts_offset) {
     c->iss = iss;
     c->snd_una = c->snd_nxt = c->snd_max = iss;
     c->buf_seq = iss + 1;
-    c->ts_offset = ts_offset_for(c->stack, &c->local, &c->remote);
+    c->ts_offset = ts_offset;
 }
 
 /* Creates the SYN_RCVD child of listener l for this SYN. iss_floor, when nonzero, is the
@@ -110,10 +110,11 @@ static void listen_accept_syn(tcpw_conn *l, const tcpw_packet *p, tcpw_seg *seg,
     c->passive = true;
     c->listener = l;
     l->pending++;
-    uint32_t iss = isn_generate(s, &c->local, &c->remote);
+    uint32_t iss, ts_offset;
+    isn_and_ts_offset(s, &c->local, &c->remote, &iss, &ts_offset);
     /* RFC 6191 §2 / RFC 1122 §4.2.2.13: the new ISN is beyond the old connection's. */
     if (has_floor && !seq_gt(iss, iss_floor)) iss = iss_floor + 65537u;
-    conn_start_sequence(c, iss);
+    conn_start_sequence(c, iss, ts_offset);
     /* The child starts as a copy of the listener's LISTEN TCB. */
     c->state = TCPW_LISTEN;
     c->irs = seg->seq;
@@ -428,8 +429,15 @@ static void text_and_fin(tcpw_conn *c, tcpw_seg *seg, bool fin_in_order) {
             return;
         }
         if (seg->seq == c->rcv_nxt) {
-            uint32_t n = ring_write(&c->rcvbuf, seg->data, seg->data_len);
-            uint32_t more = asm_advance(&c->ooo, n);
+            uint32_t n;
+            if (seg->in_rcvbuf) {
+                /* the bytes were copied in as their checksum was verified: take them */
+                n = seg->data_len < ring_free(&c->rcvbuf) ? seg->data_len : ring_free(&c->rcvbuf);
+                c->rcvbuf.len += n;
+            } else {
+                n = ring_write(&c->rcvbuf, seg->data, seg->data_len);
+            }
+            uint32_t more = asm_empty(&c->ooo) ? 0 : asm_advance(&c->ooo, n);
             c->rcvbuf.len += more;
             c->rcv_nxt += n + more;
             conn_raise(c, TCPW_EV_READABLE);
@@ -438,8 +446,10 @@ static void text_and_fin(tcpw_conn *c, tcpw_seg *seg, bool fin_in_order) {
             } else if (s->cfg.delayed_ack_ms == 0 || ++c->unacked_segs >= 2 ||
                        seg->data_len < c->snd_mss / 2) {
                 /* RFC 1122 §4.2.3.2: at least every second full-sized segment. Small
-                 * segments (requests, the last piece of a message) are answered at once. */
-                c->ack_now = true;
+                 * segments (requests, the last piece of a message) are answered at once —
+                 * with ack_defer, at the end of the application's turn, so that the reply it
+                 * makes to them carries the ACK. */
+                conn_ack_owed(c);
             } else if (c->delack_at == TCPW_NEVER) {
                 c->delack_at = s->now + s->cfg.delayed_ack_ms * 1000ull;
             }

@@ -1,5 +1,6 @@
-/* isn.c — keyed hashes of a connection's 4-tuple: initial sequence numbers (RFC 6528),
- * timestamp offsets (RFC 7323 §7.1) and ephemeral port offsets (RFC 6056 Algorithm 3).
+/* isn.c — keyed hashes of a connection's 4-tuple: initial sequence numbers (RFC 6528) and
+ * timestamp offsets (RFC 7323 §7.1) from one hash, and ephemeral port offsets (RFC 6056
+ * Algorithm 3).
  * The key is the caller's secret (tcpw_config.secret); the hash is SipHash-2-4.
  */
 #include <string.h>
@@ -10,8 +11,13 @@ static uint64_t rotl(uint64_t x, int b) {
     return (x << b) | (x >> (64 - b));
 }
 
+/* SipHash reads its input as little-endian 64-bit words: one load on such a host. */
 static uint64_t load_le64(const uint8_t *p) {
-    uint64_t v = 0;
+    const uint16_t one = 1;
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    if (*(const uint8_t *)&one == 1) return v;
+    v = 0;
     for (int i = 7; i >= 0; i--)
         v = (v << 8) | p[i];
     return v;
@@ -85,27 +91,39 @@ static uint64_t hash_tuple(const tcpw_stack *s, uint8_t tag, const tcpw_endpoint
     return tcpw_siphash24(s->cfg.secret, in, n);
 }
 
-/* RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), where M is a
- * timer that ticks every 4 microseconds. */
-uint32_t isn_generate(const tcpw_stack *s, const tcpw_endpoint *local,
-                      const tcpw_endpoint *remote) {
-    uint32_t m = (uint32_t)(s->now / 4);
-    return m + (uint32_t)hash_tuple(s, 'I', local, remote, true);
+/* One keyed hash of the 4-tuple gives a connection both of its secrets: its low half is F of
+ * RFC 6528 §3, ISN = M + F(localip, localport, remoteip, remoteport, secretkey), where M is a
+ * timer that ticks every 4 microseconds; its high half is the offset of the connection's
+ * timestamp clock, the random per-connection offset RFC 7323 §7.1 recommends. Keyed on the
+ * whole 4-tuple, the offset is the same for every incarnation of a 4-tuple, so a reused one
+ * (tw_reuse, RFC 6191 reopen) keeps a monotonic clock towards the same peer; the two halves of
+ * a SipHash-2-4 output tell nothing about each other or the key. */
+void isn_and_ts_offset(const tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *remote,
+                       uint32_t *isn, uint32_t *ts_offset) {
+    uint64_t h = hash_tuple(s, 'I', local, remote, true);
+    *isn = (uint32_t)(s->now / 4) + (uint32_t)h;
+    *ts_offset = (uint32_t)(h >> 32);
 }
 
-/* RFC 7323 §7.1 suggests a random offset per connection for the timestamp clock. Like Linux
- * we key it on the address pair only, so that a reused 4-tuple (tw_reuse, RFC 6191 reopen)
- * keeps a monotonic clock towards the same peer. */
+/* The timestamp offset alone (what a compact TIME_WAIT record recomputes). */
 uint32_t ts_offset_for(const tcpw_stack *s, const tcpw_endpoint *local,
                        const tcpw_endpoint *remote) {
-    return (uint32_t)hash_tuple(s, 'T', local, remote, false);
+    return (uint32_t)(hash_tuple(s, 'I', local, remote, true) >> 32);
 }
 
 /* RFC 6056 §3.3.3 Algorithm 3: the search for a free port starts at a keyed offset of the
- * addresses and the remote port. */
-uint32_t port_offset_for(const tcpw_stack *s, const tcpw_endpoint *local,
-                         const tcpw_endpoint *remote) {
+ * addresses and the remote port. A client tends to connect to one server again and again: the
+ * offset for the last (local address, remote address, remote port) is kept in the stack. */
+uint32_t port_offset_for(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *remote) {
+    port_offset_cache *pc = &s->port_cache;
+    if (pc->valid && pc->remote.port == remote->port && tcpw_addr_equal(&pc->local, &local->addr) &&
+        tcpw_addr_equal(&pc->remote.addr, &remote->addr))
+        return pc->offset;
     tcpw_endpoint l = *local;
     l.port = 0;
-    return (uint32_t)hash_tuple(s, 'P', &l, remote, true);
+    pc->offset = (uint32_t)hash_tuple(s, 'P', &l, remote, true);
+    pc->local = local->addr;
+    pc->remote = *remote;
+    pc->valid = true;
+    return pc->offset;
 }

@@ -50,4 +50,5 @@ void tcpw_config_default(tcpw_config *cfg) {
     cfg->window_scale = true;
     cfg->rfc1337 = true;
     cfg->tw_reuse = false;
+    cfg->ack_defer = true;
 }

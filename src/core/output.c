@@ -7,6 +7,8 @@
 #include "seq.h"
 #include "tcb.h"
 
+#define IPV4_DF_WORD 0x00004000u /* identification 0, DF (RFC 791 §3.1, RFC 6864 §4.1) */
+
 /* RFC 7323 §4.1: the timestamp clock ticks once per millisecond, from a per-address-pair
  * offset (§7.1). */
 uint32_t ts_now(const tcpw_stack *s, uint32_t offset) {
@@ -18,11 +20,127 @@ void send_segment_raw(tcpw_stack *s, const tcpw_segment_out *o, const tcpw_ring 
                       uint32_t data_off, uint32_t data_len) {
     size_t hl = tcpw_build_headers(s->pkt, sizeof s->pkt, o, data_len);
     if (hl == 0 || hl + data_len > sizeof s->pkt) return;
-    if (data_len) ring_peek(data, data_off, s->pkt + hl, data_len);
-    tcpw_finish_checksums(s->pkt, hl + data_len);
+    /* RFC 9293 §3.1 checksum in one pass: the payload is summed as it is copied from the send
+     * buffer, the headers after them. */
+    uint64_t acc = data_len ? ring_peek_csum(data, data_off, s->pkt + hl, data_len, 0) : 0;
+    tcpw_finish_checksums_acc(s->pkt, hl, hl + data_len, acc);
     s->stats.pkts_out++;
     if (o->flags & TCPW_RST) s->stats.rst_sent++;
     s->cfg.output(s->cfg.user, s->pkt, hl + data_len);
+}
+
+/* ---- the connection's own segments: headers written field by field ---------------------------
+ *
+ * Every segment of a connection but its SYN has the same IP header and TCP ports and, as
+ * options, either nothing or NOP NOP TS (RFC 7323 Appendix A, the layout tcpw_build_headers()
+ * gives them too: the bytes are the same). So they are written directly, and the checksums
+ * come from the fields' values and sums taken once per connection — the RFC 1071 one's
+ * complement sum of the constant words — instead of a pass over the header. */
+
+/* Big-endian stores as one store each (compilers turn the shifts into a byte swap). */
+static inline void put16(uint8_t *p, uint32_t v) {
+    uint16_t be = (uint16_t)v;
+    if (tcpw_csum_host_le()) be = (uint16_t)((v >> 8 & 0xffu) | (v & 0xffu) << 8);
+    memcpy(p, &be, 2);
+}
+
+static inline void put32(uint8_t *p, uint32_t v) {
+    if (tcpw_csum_host_le()) v = (v >> 24) | (v >> 8 & 0xff00u) | (v << 8 & 0xff0000u) | (v << 24);
+    memcpy(p, &v, 4);
+}
+
+/* The sum of an address as big-endian 16-bit words. */
+static uint32_t addr_words(const tcpw_addr *a) {
+    uint32_t sum = 0;
+    for (size_t i = 0; i < (a->family == 6 ? 16u : 4u); i += 2)
+        sum += (uint32_t)(a->ip[i] << 8 | a->ip[i + 1]);
+    return sum;
+}
+
+/* RFC 1071 §2 (C): folds a sum of 16-bit words below 2^32 to 16 bits, end-around. */
+static inline uint16_t fold16(uint64_t sum) {
+    sum = (sum & 0xffffu) + (sum >> 16);
+    sum = (sum & 0xffffu) + (sum >> 16);
+    sum = (sum & 0xffffu) + (sum >> 16);
+    return (uint16_t)sum;
+}
+
+#define TTL_DEFAULT 64
+
+static void conn_header_sums(tcpw_conn *c) {
+    uint32_t addrs = addr_words(&c->local.addr) + addr_words(&c->remote.addr);
+    /* RFC 791 §3.1: version/IHL 0x45, identification 0, DF, TTL and protocol TCP; the
+     * total length and the checksum vary. */
+    c->ip_sum = 0x4500u + 0x4000u + (TTL_DEFAULT << 8 | 6u) + addrs;
+    /* RFC 9293 §3.1 / RFC 8200 §8.1: the pseudo-header's addresses and protocol, and the
+     * ports; the length varies. */
+    c->tcp_sum = addrs + 6u + c->local.port + c->remote.port;
+    c->sums_ready = true;
+}
+
+/* Sends a segment without SYN: [seq, seq+len) from the send buffer with these flags. */
+static void send_fast(tcpw_conn *c, uint32_t seq, uint8_t flags, uint32_t len, uint16_t win) {
+    tcpw_stack *s = c->stack;
+    uint8_t *pkt = s->pkt;
+    if (!c->sums_ready) conn_header_sums(c);
+    bool v4 = c->local.addr.family == 4;
+    uint32_t ip_hdr = v4 ? 20u : 40u, tcp_hdr = c->ts_ok ? 32u : 20u;
+    uint32_t hl = ip_hdr + tcp_hdr, tcp_len = tcp_hdr + len;
+    if (v4) {
+        /* RFC 791 §3.1, as tcpw_build_headers() writes it */
+        uint32_t total = hl + len;
+        put32(pkt, 0x45000000u | total);
+        put32(pkt + 4, IPV4_DF_WORD);
+        pkt[8] = TTL_DEFAULT;
+        pkt[9] = 6;
+        put16(pkt + 10, (uint16_t)~fold16(c->ip_sum + total));
+        memcpy(pkt + 12, c->local.addr.ip, 4);
+        memcpy(pkt + 16, c->remote.addr.ip, 4);
+    } else {
+        /* RFC 8200 §3 */
+        put32(pkt, 0x60000000u);
+        put16(pkt + 4, tcp_len);
+        pkt[6] = 6;
+        pkt[7] = TTL_DEFAULT;
+        memcpy(pkt + 8, c->local.addr.ip, 16);
+        memcpy(pkt + 24, c->remote.addr.ip, 16);
+    }
+    /* RFC 9293 §3.1: the TCP header. */
+    uint8_t *t = pkt + ip_hdr;
+    uint32_t ack = (flags & TCPW_ACK) ? c->rcv_nxt : 0;
+    uint32_t off_flags = (tcp_hdr / 4) << 12 | flags;
+    put16(t, c->local.port);
+    put16(t + 2, c->remote.port);
+    put32(t + 4, seq);
+    put32(t + 8, ack);
+    put16(t + 12, off_flags);
+    put16(t + 14, win);
+    put32(t + 16, 0); /* checksum (below), urgent pointer */
+    uint64_t sum = (uint64_t)c->tcp_sum + tcp_len + (seq >> 16) + (seq & 0xffffu) + (ack >> 16) +
+                   (ack & 0xffffu) + off_flags + win;
+    if (c->ts_ok) {
+        /* RFC 7323 §3.2: TSecr is TS.Recent when ACK is set. */
+        uint32_t tsval = ts_now(s, c->ts_offset), tsecr = (flags & TCPW_ACK) ? c->ts_recent : 0;
+        put32(t + 20, 0x0101080au);
+        put32(t + 24, tsval);
+        put32(t + 28, tsecr);
+        sum += 0x0101u + 0x080au + (tsval >> 16) + (tsval & 0xffffu) + (tsecr >> 16) +
+               (tsecr & 0xffffu);
+    }
+    uint16_t csum;
+    if (len) {
+        /* the payload is summed as it is copied out of the send buffer: one pass */
+        uint64_t acc = ring_peek_csum(&c->sndbuf, seq - c->buf_seq, pkt + hl, len, 0);
+        uint64_t words = tcpw_csum_num(fold16(sum));
+        acc += words;
+        acc += acc < words;
+        csum = tcpw_csum_finish(acc);
+    } else {
+        csum = fold16(sum);
+    }
+    put16(t + 16, (uint16_t)~csum);
+    s->stats.pkts_out++;
+    s->cfg.output(s->cfg.user, pkt, hl + len);
 }
 
 /* RFC 9293 §3.8.6.2.2 / RFC 1122 §4.2.3.3 receiver-side silly window avoidance: the right
@@ -79,16 +197,55 @@ static void segment_init(tcpw_conn *c, tcpw_segment_out *o, uint32_t seq, uint8_
 
 /* Sends a segment of this connection carrying data [seq, seq+len) from the send buffer. */
 static void conn_send(tcpw_conn *c, uint32_t seq, uint8_t flags, uint32_t len) {
-    tcpw_segment_out o;
-    segment_init(c, &o, seq, flags);
-    uint32_t off = len ? seq - c->buf_seq : 0;
-    send_segment_raw(c->stack, &o, &c->sndbuf, off, len);
+    if (flags & TCPW_SYN) {
+        tcpw_segment_out o;
+        segment_init(c, &o, seq, flags);
+        uint32_t off = len ? seq - c->buf_seq : 0;
+        send_segment_raw(c->stack, &o, &c->sndbuf, off, len);
+    } else {
+        send_fast(c, seq, flags, len, (uint16_t)window_to_advertise(c, false));
+    }
     if (flags & TCPW_ACK) {
         /* every segment we send carries the latest ACK: nothing is owed any more */
         c->last_ack_sent = c->rcv_nxt;
         c->ack_now = false;
+        c->ack_deferred = false;
         c->unacked_segs = 0;
         c->delack_at = TCPW_NEVER;
+    }
+}
+
+/* An ACK is owed for data that arrived in order. Without ack_defer it leaves at once. With it,
+ * it waits for the end of the application's turn — tcpw_poll_event() returning NULL, when the
+ * application has answered every event (stack_flush_acks) — unless a segment leaves on the
+ * connection before (conn_send: it carries the ACK). The backstop, for a driver that does not
+ * poll, is the delayed-ACK time counted from the first ACK deferred (s->ack_due, run by
+ * tcpw_tick; due at once when delayed ACKs are off). RFC 1122 §4.2.3.2 lets an ACK wait up to
+ * 0.5 s; this one waits for the application, which is there (it holds the connection or will
+ * accept it). */
+void conn_ack_owed(tcpw_conn *c) {
+    tcpw_stack *s = c->stack;
+    if (!s->cfg.ack_defer || (!c->app_holds && !c->listener)) {
+        c->ack_now = true;
+        return;
+    }
+    c->ack_deferred = true;
+    if (c->in_ack_queue) return;
+    if (!s->ack_queue) s->ack_due = s->now + s->cfg.delayed_ack_ms * 1000ull;
+    c->in_ack_queue = true;
+    c->ack_next = s->ack_queue;
+    s->ack_queue = c;
+}
+
+/* The application's turn is over: every deferred ACK that no segment has carried leaves. */
+void stack_flush_acks(tcpw_stack *s) {
+    while (s->ack_queue) {
+        tcpw_conn *c = s->ack_queue;
+        s->ack_queue = c->ack_next;
+        c->in_ack_queue = false;
+        if (!c->ack_deferred) continue;
+        c->ack_deferred = false;
+        send_ack(c);
     }
 }
 
@@ -197,6 +354,14 @@ void conn_output(tcpw_conn *c) {
         if (c->ack_now) send_ack(c);
         return;
     default: break;
+    }
+
+    /* Everything is sent, FIN included, and no ACK is owed: the usual end of processing an
+     * ACK or of a read. Only the timers may have changed. */
+    if (c->syn_acked && !c->ack_now &&
+        c->snd_nxt == c->buf_seq + c->sndbuf.len + (c->shut_wr ? 1u : 0u)) {
+        conn_update_deadline(c);
+        return;
     }
 
     if (syn_needed(c)) {

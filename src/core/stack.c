@@ -14,6 +14,37 @@ void stack_free_mem(tcpw_stack *s, void *p) {
     if (p) s->cfg.free(s->cfg.user, p);
 }
 
+/* ---- pools: what a connection allocates is reused, not freed ---------------------------------
+ *
+ * A connection takes a control block and two buffers (send and receive) and gives them back
+ * when it ends. Freed ones wait on per-stack free lists (linked through their first bytes)
+ * for the next connection, up to POOL_KEEP of each kind; tcpw_stack_free() frees them. */
+#define POOL_KEEP 32
+
+static void *pool_get(tcpw_stack *s, tcpw_pool *pool, size_t size) {
+    void *p = pool->head;
+    if (!p) return stack_alloc(s, size);
+    memcpy(&pool->head, p, sizeof pool->head);
+    pool->count--;
+    return p;
+}
+
+static void pool_put(tcpw_stack *s, tcpw_pool *pool, void *p) {
+    if (!p) return;
+    if (pool->count >= POOL_KEEP) {
+        stack_free_mem(s, p);
+        return;
+    }
+    memcpy(p, &pool->head, sizeof pool->head);
+    pool->head = p;
+    pool->count++;
+}
+
+static void pool_free(tcpw_stack *s, tcpw_pool *pool) {
+    while (pool->head)
+        stack_free_mem(s, pool_get(s, pool, 0));
+}
+
 int tcpw_stack_new(const tcpw_config *cfg, tcpw_stack **out) {
     if (!cfg || !out || !cfg->output || !cfg->alloc || !cfg->free) return TCPW_EINVAL;
     if (cfg->mss < 64 || cfg->send_buffer < cfg->mss || cfg->recv_buffer < cfg->mss ||
@@ -26,6 +57,7 @@ int tcpw_stack_new(const tcpw_config *cfg, tcpw_stack **out) {
     memset(s, 0, offsetof(tcpw_stack, pkt));
     s->cfg = *cfg;
     s->next_id = 1;
+    tw_stores_init(s);
     *out = s;
     return TCPW_OK;
 }
@@ -34,13 +66,11 @@ void tcpw_stack_free(tcpw_stack *s) {
     if (!s) return;
     while (s->all)
         conn_destroy(s->all);
-    while (s->tw_head) {
-        tcpw_tw *tw = s->tw_head;
-        s->tw_head = tw->fifo_next;
-        stack_free_mem(s, tw);
-    }
+    tw_stores_free(s);
+    pool_free(s, &s->pool_conns);
+    pool_free(s, &s->pool_sndbufs);
+    pool_free(s, &s->pool_rcvbufs);
     table_free(s, &s->conns);
-    table_free(s, &s->tws);
     stack_free_mem(s, s->heap);
     stack_free_mem(s, s);
 }
@@ -123,6 +153,16 @@ void conn_raise(tcpw_conn *c, uint32_t events) {
     s->event_tail = c;
 }
 
+static void ack_queue_remove(tcpw_conn *c) {
+    if (!c->in_ack_queue) return;
+    for (tcpw_conn **pp = &c->stack->ack_queue; *pp; pp = &(*pp)->ack_next)
+        if (*pp == c) {
+            *pp = c->ack_next;
+            break;
+        }
+    c->in_ack_queue = false;
+}
+
 static void event_queue_remove(tcpw_conn *c) {
     if (!c->in_event_queue) return;
     tcpw_stack *s = c->stack;
@@ -150,6 +190,8 @@ tcpw_conn *tcpw_poll_event(tcpw_stack *s, uint32_t *events) {
             return c;
         }
     }
+    /* The application has handled every event: its turn is over. */
+    if (s->ack_queue) stack_flush_acks(s);
     if (events) *events = 0;
     return NULL;
 }
@@ -157,7 +199,7 @@ tcpw_conn *tcpw_poll_event(tcpw_stack *s, uint32_t *events) {
 /* ---- control blocks ------------------------------------------------------------------------ */
 
 tcpw_conn *conn_new(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *remote) {
-    tcpw_conn *c = stack_alloc(s, sizeof *c);
+    tcpw_conn *c = pool_get(s, &s->pool_conns, sizeof *c);
     if (!c) return NULL;
     memset(c, 0, sizeof *c);
     c->stack = s;
@@ -181,8 +223,8 @@ int conn_alloc_buffers(tcpw_conn *c) {
     tcpw_stack *s = c->stack;
     c->sndbuf.cap = s->cfg.send_buffer;
     c->rcvbuf.cap = s->cfg.recv_buffer;
-    c->sndbuf.buf = stack_alloc(s, c->sndbuf.cap);
-    c->rcvbuf.buf = stack_alloc(s, c->rcvbuf.cap);
+    c->sndbuf.buf = pool_get(s, &s->pool_sndbufs, c->sndbuf.cap);
+    c->rcvbuf.buf = pool_get(s, &s->pool_rcvbufs, c->rcvbuf.cap);
     if (!c->sndbuf.buf || !c->rcvbuf.buf) return TCPW_ENOMEM;
     return TCPW_OK;
 }
@@ -226,17 +268,18 @@ void conn_destroy(tcpw_conn *c) {
         c->listener->pending--;
         c->listener = NULL;
     }
-    c->rto_at = c->delack_at = c->close_at = TCPW_NEVER;
-    conn_update_deadline(c);
+    conn_timers_detach(c);
+    if (s->last_conn == c) s->last_conn = NULL;
     event_queue_remove(c);
+    ack_queue_remove(c);
     if (c->all_prev)
         c->all_prev->all_next = c->all_next;
     else
         s->all = c->all_next;
     if (c->all_next) c->all_next->all_prev = c->all_prev;
-    stack_free_mem(s, c->sndbuf.buf);
-    stack_free_mem(s, c->rcvbuf.buf);
-    stack_free_mem(s, c);
+    pool_put(s, &s->pool_sndbufs, c->sndbuf.buf);
+    pool_put(s, &s->pool_rcvbufs, c->rcvbuf.buf);
+    pool_put(s, &s->pool_conns, c);
     s->stats.conn_count--;
 }
 
@@ -257,6 +300,7 @@ void conn_close_now(tcpw_conn *c, int error, uint32_t event, tcpw_cause cause, c
     /* entering TIME_WAIT already told the application the connection was over */
     uint32_t closed = c->state == TCPW_TIME_WAIT ? 0 : TCPW_EV_CLOSED;
     conn_timers_stop(c);
+    c->ack_deferred = false;
     table_remove_conn(c->stack, c);
     conn_set_state(c, TCPW_CLOSED, cause, what, seg);
     if (error && !c->error) c->error = error;
@@ -274,49 +318,108 @@ void conn_enter_time_wait(tcpw_conn *c) {
 
 /* ---- packets in ------------------------------------------------------------------------------ */
 
-static void seg_from_packet(const tcpw_packet *p, tcpw_seg *seg) {
+static void seg_from_packet(const tcpw_packet *p, bool in_rcvbuf, tcpw_seg *seg) {
     seg->seq = p->seq;
     seg->ack = p->ack;
     seg->flags = p->flags & 0x3f;
     seg->wnd = p->win;
     seg->data = p->payload;
     seg->data_len = (uint32_t)p->payload_len;
-    seg->len =
-        seg->data_len + ((seg->flags & TCPW_SYN) ? 1 : 0) + ((seg->flags & TCPW_FIN) ? 1 : 0);
+    seg->in_rcvbuf = in_rcvbuf;
+    /* SEG.LEN counts SYN and FIN (TCPW_SYN is bit 1, TCPW_FIN bit 0) */
+    seg->len = seg->data_len + (seg->flags >> 1 & 1u) + (seg->flags & 1u);
     seg->opts = p->opts;
 }
 
 /* RFC 9293 §3.10.7: demultiplex to the connection, TIME_WAIT record or listener the segment
  * belongs to; with none, the CLOSED rules of §3.10.7.1 apply. */
+static void count_bad_packet(tcpw_stack *s, int err) {
+    int idx = -err;
+    if (idx > 0 && idx < (int)(sizeof s->stats.bad_packets / sizeof s->stats.bad_packets[0]))
+        s->stats.bad_packets[idx]++;
+}
+
+/* Both addresses of a parsed packet (family 4 or 6) against a connection's, without a call. */
+static inline bool same_addrs(const tcpw_conn *c, const tcpw_packet *p) {
+    if (c->local.addr.family != p->dst.addr.family) return false;
+    if (p->dst.addr.family == 4) {
+        uint32_t l, d, r, src;
+        memcpy(&l, c->local.addr.ip, 4);
+        memcpy(&d, p->dst.addr.ip, 4);
+        memcpy(&r, c->remote.addr.ip, 4);
+        memcpy(&src, p->src.addr.ip, 4);
+        return l == d && r == src;
+    }
+    return memcmp(c->local.addr.ip, p->dst.addr.ip, 16) == 0 &&
+           memcmp(c->remote.addr.ip, p->src.addr.ip, 16) == 0;
+}
+
+/* The connection a segment is for: most segments are for the same one as the last. */
+static tcpw_conn *conn_for(tcpw_stack *s, const tcpw_packet *p) {
+    tcpw_conn *c = s->last_conn;
+    /* a connection in the table is never CLOSED (conn_close_now takes it out); one freed is
+     * never here (conn_destroy) */
+    if (c && c->state != TCPW_CLOSED && c->local.port == p->dst.port &&
+        c->remote.port == p->src.port && same_addrs(c, p))
+        return c;
+    c = table_find_conn(s, &p->dst, &p->src);
+    if (c) s->last_conn = c;
+    return c;
+}
+
+/* In-order data for an open connection with room for it goes straight into the receive buffer,
+ * after the bytes already there, as its checksum is summed: one pass over the payload. It is
+ * provisional: the buffer's length moves only if the segment is accepted (text_and_fin). Not
+ * when out-of-order ranges are held beyond the in-order bytes: a corrupt payload must never
+ * overwrite them. */
+static bool payload_fits_in_place(const tcpw_conn *c, const tcpw_packet *p) {
+    return (c->state == TCPW_ESTABLISHED || c->state == TCPW_FIN_WAIT_1 ||
+            c->state == TCPW_FIN_WAIT_2) &&
+           !(p->flags & (TCPW_SYN | TCPW_RST)) && p->seq == c->rcv_nxt && !c->rst_on_data &&
+           asm_empty(&c->ooo) && p->payload_len <= ring_free(&c->rcvbuf);
+}
+
 void tcpw_input(tcpw_stack *s, const uint8_t *pkt, size_t len, uint64_t now) {
     if (now > s->now) s->now = now;
     tcpw_packet p;
-    int err = tcpw_parse(pkt, len, 0, &p);
+    int err = tcpw_parse(pkt, len, TCPW_PARSE_PAYLOAD_SUM, &p);
     if (err != TCPW_WIRE_OK) {
-        int idx = -err;
-        if (idx > 0 && idx < (int)(sizeof s->stats.bad_packets / sizeof s->stats.bad_packets[0]))
-            s->stats.bad_packets[idx]++;
+        count_bad_packet(s, err);
+        return;
+    }
+    /* The connection is named from our side: local = destination, remote = source. */
+    tcpw_conn *c = conn_for(s, &p);
+    /* RFC 9293 §3.1: the checksum covers the payload too; nothing happens before it holds. */
+    uint64_t sum = p.hdr_sum;
+    bool in_rcvbuf = false;
+    if (p.payload_len && c && payload_fits_in_place(c, &p)) {
+        sum = ring_put_csum(&c->rcvbuf, c->rcvbuf.len, p.payload, (uint32_t)p.payload_len, sum);
+        in_rcvbuf = true;
+    } else if (p.payload_len) {
+        sum = tcpw_csum_acc(sum, p.payload, p.payload_len);
+    }
+    if (!tcpw_csum_verifies(sum)) {
+        count_bad_packet(s, TCPW_WIRE_TCP_CHECKSUM);
         return;
     }
     s->stats.pkts_in++;
     tcpw_seg seg;
-    seg_from_packet(&p, &seg);
-    s->arrived = (tcpw_seg_summary){.flags = seg.flags,
-                                    .seq = seg.seq,
-                                    .ack = seg.ack,
-                                    .len = seg.data_len,
-                                    .win = (uint16_t)seg.wnd};
+    seg_from_packet(&p, in_rcvbuf, &seg);
+    if (s->cfg.trace) /* only the trace shows it (trace_state_change) */
+        s->arrived = (tcpw_seg_summary){.flags = seg.flags,
+                                        .seq = seg.seq,
+                                        .ack = seg.ack,
+                                        .len = seg.data_len,
+                                        .win = (uint16_t)seg.wnd};
     if (seg.flags & TCPW_RST) s->stats.rst_received++;
 
-    /* The connection is named from our side: local = destination, remote = source. */
-    tcpw_conn *c = table_find_conn(s, &p.dst, &p.src);
     if (c) {
         conn_segment_arrives(c, &p, &seg);
         conn_reap(c);
         return;
     }
-    tcpw_tw *tw = table_find_tw(s, &p.dst, &p.src);
-    if (tw) {
+    tw_ref tw;
+    if (table_find_tw(s, &p.dst, &p.src, &tw)) {
         tw_segment_arrives(s, tw, &p, &seg);
         return;
     }
@@ -330,13 +433,20 @@ void tcpw_input(tcpw_stack *s, const uint8_t *pkt, size_t len, uint64_t now) {
 
 void tcpw_tick(tcpw_stack *s, uint64_t now) {
     if (now > s->now) s->now = now;
+    if (s->ack_queue && s->ack_due <= s->now) stack_flush_acks(s); /* nobody polled */
     timers_run(s, s->now);
     tw_expire_due(s, s->now);
 }
 
-uint64_t tcpw_next_deadline(const tcpw_stack *s) {
+uint64_t tcpw_next_deadline(const tcpw_stack *cs) {
+    /* Re-keying stale heap entries (timer.c) changes nothing anyone can observe; the stack
+     * itself is never a const object. */
+    tcpw_stack *s = (tcpw_stack *)cs;
+    timers_settle(s);
     uint64_t d = s->heap_len ? s->heap[0]->deadline : TCPW_NEVER;
-    if (s->tw_head && s->tw_head->expire < d) d = s->tw_head->expire;
+    if (s->ack_queue && s->ack_due < d) d = s->ack_due;
+    uint64_t tw = tw_next_expire(s);
+    if (tw < d) d = tw;
     return d;
 }
 
@@ -367,7 +477,7 @@ int tcpw_status(const tcpw_conn *c, tcpw_conn_info *info) {
     info->rto_us = c->rto_us;
     info->cwnd = c->cwnd;
     info->snd_mss = c->snd_mss;
-    info->deadline = c->deadline;
+    info->deadline = conn_next_timer(c);
     return TCPW_OK;
 }
 
@@ -380,12 +490,7 @@ size_t tcpw_list(const tcpw_stack *s, void (*fn)(void *arg, const tcpw_conn_info
         tcpw_status(c, &info);
         fn(arg, &info);
     }
-    for (const tcpw_tw *tw = s->tw_head; tw; tw = tw->fifo_next, n++) {
-        if (!fn) continue;
-        tw_info(tw, &info);
-        fn(arg, &info);
-    }
-    return n;
+    return n + tw_list(s, fn, arg);
 }
 
 void tcpw_set_userdata(tcpw_conn *c, void *data) {

@@ -1,9 +1,13 @@
-/* table.c — demultiplexing: hash tables from 4-tuple to control block and to TIME_WAIT record,
- * and the listener list.
+/* table.c — demultiplexing: the hash table from 4-tuple to control block, the listener list,
+ * and the keyed 4-tuple hash that the TIME_WAIT index (twstore.c) shares.
  *
- * Chained hashing with intrusive chains (no allocation per entry); the bucket array doubles
- * when the load passes one entry per bucket. The hash is keyed with the stack's secret so a
- * peer cannot aim packets at one chain.
+ * Chained hashing with intrusive chains (no allocation per entry). The bucket array doubles
+ * when the load passes one entry per bucket, incrementally: the old and the new array live
+ * side by side while every insertion and removal splits a few more old buckets into the new
+ * one (as Redis does), so no segment ever waits for a whole table to be rehashed. A bucket of
+ * the new array is written only when its old bucket is split (until then insertions go to
+ * the old bucket), so a lookup searches exactly one chain. The hash is keyed with the stack's
+ * secret so a peer cannot aim packets at one chain.
  */
 #include <string.h>
 
@@ -25,18 +29,25 @@ static uint64_t load64(const uint8_t *p) {
     return v;
 }
 
-uint32_t tuple_hash(const tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *remote) {
-    uint64_t h = load64(s->cfg.secret) ^ ((uint64_t)local->port << 16 | remote->port);
-    if (local->addr.family == 6) {
-        h = mix64(h ^ load64(local->addr.ip)) ^ load64(local->addr.ip + 8);
-        h = mix64(h ^ load64(remote->addr.ip)) ^ load64(remote->addr.ip + 8);
+/* The hash of a 4-tuple given as raw addresses (4 or 16 bytes each) and ports. */
+uint32_t tuple_hash_raw(const tcpw_stack *s, uint8_t addr_len, const uint8_t *laddr,
+                        const uint8_t *raddr, uint16_t lport, uint16_t rport) {
+    uint64_t h = load64(s->cfg.secret) ^ ((uint64_t)lport << 16 | rport);
+    if (addr_len == 16) {
+        h = mix64(h ^ load64(laddr)) ^ load64(laddr + 8);
+        h = mix64(h ^ load64(raddr)) ^ load64(raddr + 8);
     } else {
         uint32_t la, ra;
-        memcpy(&la, local->addr.ip, 4);
-        memcpy(&ra, remote->addr.ip, 4);
+        memcpy(&la, laddr, 4);
+        memcpy(&ra, raddr, 4);
         h ^= (uint64_t)la << 32 | ra;
     }
     return (uint32_t)mix64(h ^ load64(s->cfg.secret + 8));
+}
+
+uint32_t tuple_hash(const tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *remote) {
+    return tuple_hash_raw(s, local->addr.family == 6 ? 16 : 4, local->addr.ip, remote->addr.ip,
+                          local->port, remote->port);
 }
 
 static bool tuple_match(const tcpw_endpoint *l1, const tcpw_endpoint *r1, const tcpw_endpoint *l2,
@@ -45,113 +56,105 @@ static bool tuple_match(const tcpw_endpoint *l1, const tcpw_endpoint *r1, const 
            tcpw_addr_equal(&r1->addr, &r2->addr);
 }
 
-/* Both tables are the same code: an entry type is described by where its chain pointer and
- * its endpoints sit. */
-typedef struct entry_layout {
-    size_t next, local, remote;
-} entry_layout;
+#define TABLE_MIN          64u
+#define TABLE_REHASH_STEPS 2
 
-static const entry_layout conn_layout = {offsetof(tcpw_conn, hash_next), offsetof(tcpw_conn, local),
-                                         offsetof(tcpw_conn, remote)};
-static const entry_layout tw_layout = {offsetof(tcpw_tw, hash_next), offsetof(tcpw_tw, local),
-                                       offsetof(tcpw_tw, remote)};
-
-static void **next_of(void *e, const entry_layout *L) {
-    return (void **)((char *)e + L->next);
-}
-static const tcpw_endpoint *local_of(const void *e, const entry_layout *L) {
-    return (const tcpw_endpoint *)((const char *)e + L->local);
-}
-static const tcpw_endpoint *remote_of(const void *e, const entry_layout *L) {
-    return (const tcpw_endpoint *)((const char *)e + L->remote);
+/* The bucket that holds hash h: in the old array until that bucket has been split. */
+static tcpw_conn **bucket_for(const tcpw_table *t, uint32_t h) {
+    size_t i = h & t->mask[0];
+    if (t->b[1] && i < t->moved) return &t->b[1][h & t->mask[1]];
+    return &t->b[0][i];
 }
 
-static int table_grow(tcpw_stack *s, tcpw_table *t, const entry_layout *L) {
-    size_t nb = t->mask ? (t->mask + 1) * 2 : 64;
-    void **b = stack_alloc(s, nb * sizeof *b);
-    if (!b) return TCPW_ENOMEM;
-    memset(b, 0, nb * sizeof *b);
-    for (size_t i = 0; t->mask && i <= t->mask; i++) {
-        void *e = t->buckets[i];
-        while (e) {
-            void *next = *next_of(e, L);
-            size_t h = tuple_hash(s, local_of(e, L), remote_of(e, L)) & (nb - 1);
-            *next_of(e, L) = b[h];
-            b[h] = e;
-            e = next;
+/* Splits up to n buckets of the old array into the new one. */
+static void table_step(tcpw_stack *s, tcpw_table *t, int n) {
+    for (; n > 0 && t->b[1]; n--) {
+        size_t size = t->mask[0] + 1, i = t->moved;
+        tcpw_conn *lo = NULL, *hi = NULL;
+        for (tcpw_conn *c = t->b[0][i], *next; c; c = next) {
+            next = c->hash_next;
+            if (tuple_hash(s, &c->local, &c->remote) & size) {
+                c->hash_next = hi;
+                hi = c;
+            } else {
+                c->hash_next = lo;
+                lo = c;
+            }
+        }
+        t->b[1][i] = lo;
+        t->b[1][i + size] = hi;
+        if (++t->moved == size) {
+            stack_free_mem(s, t->b[0]);
+            t->b[0] = t->b[1];
+            t->mask[0] = t->mask[1];
+            t->b[1] = NULL;
+            t->moved = 0;
         }
     }
-    stack_free_mem(s, t->buckets);
-    t->buckets = b;
-    t->mask = nb - 1;
-    return TCPW_OK;
 }
 
-static int table_insert(tcpw_stack *s, tcpw_table *t, void *e, const entry_layout *L) {
-    if (t->count >= t->mask + (t->mask ? 1 : 0)) {
-        int err = table_grow(s, t, L);
-        if (err) return err;
+/* Starts doubling the table (or creates it). Without memory for a larger array the table
+ * goes on at a higher load; only the first array is required. */
+static int table_grow_start(tcpw_stack *s, tcpw_table *t) {
+    if (!t->b[0]) {
+        t->b[0] = stack_alloc(s, TABLE_MIN * sizeof *t->b[0]);
+        if (!t->b[0]) return TCPW_ENOMEM;
+        memset(t->b[0], 0, TABLE_MIN * sizeof *t->b[0]);
+        t->mask[0] = TABLE_MIN - 1;
+        return TCPW_OK;
     }
-    size_t h = tuple_hash(s, local_of(e, L), remote_of(e, L)) & t->mask;
-    *next_of(e, L) = t->buckets[h];
-    t->buckets[h] = e;
-    t->count++;
+    size_t size = t->mask[0] + 1;
+    if (t->b[1] || size > ((size_t)1 << 31)) return TCPW_OK;
+    t->b[1] = stack_alloc(s, 2 * size * sizeof *t->b[1]);
+    if (!t->b[1]) return TCPW_OK;
+    t->mask[1] = 2 * size - 1;
+    t->moved = 0;
     return TCPW_OK;
-}
-
-static bool table_remove(tcpw_stack *s, tcpw_table *t, void *e, const entry_layout *L) {
-    if (!t->mask) return false;
-    size_t h = tuple_hash(s, local_of(e, L), remote_of(e, L)) & t->mask;
-    for (void **pp = &t->buckets[h]; *pp; pp = next_of(*pp, L))
-        if (*pp == e) {
-            *pp = *next_of(e, L);
-            *next_of(e, L) = NULL;
-            t->count--;
-            return true;
-        }
-    return false;
-}
-
-static void *table_find(const tcpw_stack *s, const tcpw_table *t, const tcpw_endpoint *local,
-                        const tcpw_endpoint *remote, const entry_layout *L) {
-    if (!t->mask) return NULL;
-    size_t h = tuple_hash(s, local, remote) & t->mask;
-    for (void *e = t->buckets[h]; e; e = *next_of(e, L))
-        if (tuple_match(local_of(e, L), remote_of(e, L), local, remote)) return e;
-    return NULL;
 }
 
 void table_free(tcpw_stack *s, tcpw_table *t) {
-    stack_free_mem(s, t->buckets);
+    stack_free_mem(s, t->b[0]);
+    stack_free_mem(s, t->b[1]);
     memset(t, 0, sizeof *t);
 }
 
 int table_insert_conn(tcpw_stack *s, tcpw_conn *c) {
-    return table_insert(s, &s->conns, c, &conn_layout);
+    tcpw_table *t = &s->conns;
+    if (!t->b[0] || t->count > t->mask[0]) {
+        int err = table_grow_start(s, t);
+        if (err) return err;
+    }
+    tcpw_conn **b = bucket_for(t, tuple_hash(s, &c->local, &c->remote));
+    c->hash_next = *b;
+    *b = c;
+    t->count++;
+    table_step(s, t, TABLE_REHASH_STEPS);
+    return TCPW_OK;
 }
 
 /* Removing a control block that is not in the table (a listener, one never inserted or
  * already removed) is harmless. */
 void table_remove_conn(tcpw_stack *s, tcpw_conn *c) {
-    table_remove(s, &s->conns, c, &conn_layout);
+    tcpw_table *t = &s->conns;
+    if (!t->count) return;
+    for (tcpw_conn **pp = bucket_for(t, tuple_hash(s, &c->local, &c->remote)); *pp;
+         pp = &(*pp)->hash_next)
+        if (*pp == c) {
+            *pp = c->hash_next;
+            c->hash_next = NULL;
+            t->count--;
+            table_step(s, t, TABLE_REHASH_STEPS);
+            return;
+        }
 }
 
 tcpw_conn *table_find_conn(const tcpw_stack *s, const tcpw_endpoint *local,
                            const tcpw_endpoint *remote) {
-    return table_find(s, &s->conns, local, remote, &conn_layout);
-}
-
-int table_insert_tw(tcpw_stack *s, tcpw_tw *tw) {
-    return table_insert(s, &s->tws, tw, &tw_layout);
-}
-
-void table_remove_tw(tcpw_stack *s, tcpw_tw *tw) {
-    table_remove(s, &s->tws, tw, &tw_layout);
-}
-
-tcpw_tw *table_find_tw(const tcpw_stack *s, const tcpw_endpoint *local,
-                       const tcpw_endpoint *remote) {
-    return table_find(s, &s->tws, local, remote, &tw_layout);
+    const tcpw_table *t = &s->conns;
+    if (!t->count) return NULL;
+    for (tcpw_conn *c = *bucket_for(t, tuple_hash(s, local, remote)); c; c = c->hash_next)
+        if (tuple_match(&c->local, &c->remote, local, remote)) return c;
+    return NULL;
 }
 
 /* A listener bound to the exact address wins over one bound to any address. */

@@ -23,6 +23,8 @@ typedef struct tcpw_seg {
     uint32_t len; /* SEG.LEN: payload + SYN + FIN */
     const uint8_t *data;
     uint32_t data_len;
+    bool in_rcvbuf; /* the data already stands in the receive buffer right after the in-order
+                       bytes (stack.c copied it there while verifying the checksum) */
     tcpw_tcp_opts opts;
 } tcpw_seg;
 
@@ -92,41 +94,130 @@ struct tcpw_conn {
     uint32_t recover;
 
     /* acknowledgment policy */
-    bool ack_now;         /* send an ACK at the next output */
+    bool ack_now;      /* send an ACK at the next output */
+    bool ack_deferred; /* an ACK waits for the end of the application's turn (ack_defer) */
+    bool in_ack_queue; /* on the stack's list of deferred ACKs */
+    tcpw_conn *ack_next;
     uint8_t unacked_segs; /* full segments received since our last ACK (RFC 1122 §4.2.3.2) */
 
     /* timers: absolute deadlines, TCPW_NEVER when not armed */
     uint64_t rto_at;    /* retransmission or persist */
     uint64_t delack_at; /* delayed ACK */
     uint64_t close_at;  /* TIME_WAIT 2MSL, or orphaned FIN_WAIT_2 timeout */
-    uint64_t deadline;  /* min of the three: the key in the stack's timer heap */
+    uint64_t deadline;  /* the key in the stack's timer heap: the earliest of the three, or
+                           earlier (timer.c re-keys lazily) */
     uint32_t heap_idx;  /* position in the timer heap, UINT32_MAX when not in it */
 
     tcpw_ring sndbuf, rcvbuf;
     tcpw_assembler ooo;
+
+    /* The constant words of our segments' headers, summed once (output.c, RFC 1071): the
+     * IPv4 header's, and the TCP pseudo-header's addresses and protocol with the ports. */
+    uint32_t ip_sum, tcp_sum;
+    bool sums_ready;
 };
 
-/* The compact TIME_WAIT record: what TIME_WAIT needs once the application has let go of the
- * connection (RFC 9293 §3.6.1, RFC 1337, RFC 6191, Linux tw_reuse), and nothing else. */
-typedef struct tcpw_tw {
-    struct tcpw_tw *hash_next;
-    struct tcpw_tw *fifo_prev, *fifo_next;
-    uint64_t id;
-    uint64_t expire; /* 2MSL after the last ACK of the peer's FIN */
-    tcpw_endpoint local, remote;
+/* ---- TIME_WAIT records (timewait.c: the protocol; twstore.c: the storage) ----------------
+ *
+ * The compact TIME_WAIT record: what TIME_WAIT needs once the application has let go of the
+ * connection (RFC 9293 §3.6.1, RFC 1337, RFC 6191, Linux tw_reuse), and nothing else. It is
+ * the 4-tuple plus this body. Records live in a store per address family (twstore.c): a ring
+ * of fixed-size chunks addressed by 32-bit positions, so a record has no pointer in it and no
+ * allocation of its own. */
+typedef struct tcpw_tw_body {
     uint32_t snd_nxt, rcv_nxt;
-    uint32_t ts_recent, ts_offset;
-    uint64_t ts_recent_at;
+    uint32_t ts_recent; /* RFC 7323 §4.3 TS.Recent */
     uint16_t rcv_wnd;   /* raw window field to put in our ACKs */
-    uint8_t rcv_wscale; /* its scale: RCV.WND = rcv_wnd << rcv_wscale (RFC 5961 §3.2 check) */
-    bool ts_ok;
-} tcpw_tw;
+    uint8_t bits;       /* RCV.WND's scale (TW_WSCALE) and the TW_* flags */
+    uint8_t ts_age;     /* when TS.Recent was set, after expire - 2MSL (timewait.c) */
+    uint64_t expire;    /* 2MSL after the last ACK of the peer's FIN */
+    uint64_t id;        /* the connection's id: the trace and the listing go on naming it */
+} tcpw_tw_body;
 
+enum {
+    TW_WSCALE = 0x0f,    /* RCV.WND = rcv_wnd << scale (RFC 5961 §3.2 check) */
+    TW_TS_OK = 0x10,     /* the connection uses timestamps (RFC 7323) */
+    TW_DEAD = 0x20,      /* removed: its slot is reclaimed when the ring's head reaches it */
+    TW_IN_HEAP = 0x40,   /* inserted out of expiry order: expires through the store's heap */
+    TW_RESTARTED = 0x80, /* 2MSL restarted in place: moves to the ring's tail at the head */
+};
+
+#define TW_NIL UINT32_MAX /* no record: the end of a hash chain */
+
+/* The IPv4 record: 48 bytes. The key (chain link, ports, addresses) fills its first 16. */
+typedef struct tcpw_tw4 {
+    uint32_t hash_next; /* position of the next record in the hash chain, TW_NIL at the end */
+    uint16_t lport, rport;
+    uint8_t laddr[4], raddr[4];
+    tcpw_tw_body b;
+} tcpw_tw4;
+
+/* The IPv6 record: 72 bytes, the same layout with 16-byte addresses. */
+typedef struct tcpw_tw6 {
+    uint32_t hash_next;
+    uint16_t lport, rport;
+    uint8_t laddr[16], raddr[16];
+    tcpw_tw_body b;
+} tcpw_tw6;
+
+_Static_assert(sizeof(tcpw_tw4) == 48, "an IPv4 TIME_WAIT record is 48 bytes (issue 6)");
+_Static_assert(sizeof(tcpw_tw6) == 72, "an IPv6 TIME_WAIT record is 72 bytes");
+
+/* Hash index from 4-tuple to record position, chained through hash_next. It doubles
+ * incrementally (twstore.c): during a rehash b[0] is the old table, b[1] the new one, and
+ * b[0]'s buckets below `moved` have been split into b[1]. */
+typedef struct tw_index {
+    uint32_t *b[2];
+    uint32_t mask[2];
+    uint32_t moved;
+    uint32_t count;
+} tw_index;
+
+/* The records of one address family. Positions are 31-bit and wrap; the ring holds
+ * positions [head, tail) in insertion order, which is expiry order except for the few
+ * records kept in the heap (see twstore.c). */
+typedef struct tcpw_tw_store {
+    uint8_t **chunks;    /* chunk of position p: chunks[(p >> TW_CHUNK_SHIFT) & chunk_mask] */
+    uint32_t chunk_mask; /* chunk table size - 1 (a power of two), 0 before the first chunk */
+    uint8_t *spare;      /* one emptied chunk kept for the next one needed */
+    uint32_t head, tail;
+    uint64_t last_expire; /* expiry of the last record appended in order */
+    uint32_t *heap;       /* positions of records out of expiry order, a binary min-heap */
+    uint32_t heap_len, heap_cap;
+    uint32_t live;    /* records not dead */
+    uint8_t addr_len; /* 4 or 16 */
+    uint8_t rec_size; /* sizeof(tcpw_tw4) or sizeof(tcpw_tw6) */
+    tw_index index;
+} tcpw_tw_store;
+
+/* A reference to one record. Valid until the next change to its store. */
+typedef struct tw_ref {
+    tcpw_tw_store *st;
+    uint32_t pos;
+} tw_ref;
+
+/* The connection table: chained through tcpw_conn.hash_next, doubling incrementally like
+ * tw_index (table.c). */
 typedef struct tcpw_table {
-    void **buckets; /* tcpw_conn* or tcpw_tw* chains, by table */
-    size_t mask;    /* bucket count - 1 (a power of two), 0 when empty */
+    tcpw_conn **b[2];
+    size_t mask[2];
+    size_t moved;
     size_t count;
 } tcpw_table;
+
+/* Freed blocks of one size kept for reuse (stack.c), linked through their first bytes. */
+typedef struct tcpw_pool {
+    void *head;
+    uint32_t count;
+} tcpw_pool;
+
+/* The RFC 6056 port offset of the last destination (isn.c). */
+typedef struct port_offset_cache {
+    tcpw_addr local;
+    tcpw_endpoint remote;
+    uint32_t offset;
+    bool valid;
+} port_offset_cache;
 
 struct tcpw_stack {
     tcpw_config cfg;
@@ -135,24 +226,31 @@ struct tcpw_stack {
     tcpw_stats stats;
 
     tcpw_table conns;     /* synchronized and half-open connections, by 4-tuple */
-    tcpw_table tws;       /* compact TIME_WAIT records, by 4-tuple */
+    tcpw_tw_store tw4;    /* compact TIME_WAIT records, IPv4 */
+    tcpw_tw_store tw6;    /* compact TIME_WAIT records, IPv6 */
     tcpw_conn *listeners; /* chained through hash_next */
     tcpw_conn *all;       /* every control block, for listing and freeing */
 
-    /* timer heap of control blocks keyed by deadline; TIME_WAIT records are a FIFO in expiry
-     * order, since every one of them lives exactly 2MSL */
+    /* timer heap of control blocks keyed by deadline; TIME_WAIT records expire from their
+     * stores' rings in expiry order, since every one of them lives exactly 2MSL */
     tcpw_conn **heap;
     uint32_t heap_len, heap_cap;
-    tcpw_tw *tw_head, *tw_tail;
 
     tcpw_conn *event_head, *event_tail;
+    tcpw_conn *ack_queue; /* connections with a deferred ACK (output.c) */
+    tcpw_conn *last_conn; /* the connection the last segment was for (stack.c) */
+    uint64_t ack_due;     /* when tcpw_tick sends them if nobody polled (the backstop) */
+
+    /* control blocks and buffers of ended connections, for the next ones (stack.c) */
+    tcpw_pool pool_conns, pool_sndbufs, pool_rcvbufs;
 
     /* RFC 5961 §7 challenge ACK rate limit: count in the current one-second slot */
     uint64_t challenge_slot;
     uint32_t challenge_count;
 
-    uint32_t port_hint;       /* RFC 6056 Algorithm 3 counter */
-    tcpw_seg_summary arrived; /* header of the segment being processed, as it arrived */
+    uint32_t port_hint;           /* RFC 6056 Algorithm 3 counter */
+    port_offset_cache port_cache; /* the last destination's port offset (isn.c) */
+    tcpw_seg_summary arrived;     /* header of the segment being processed, as it arrived */
     uint8_t pkt[TCPW_MAX_HEADERS + 65536]; /* output packet under construction */
 };
 
@@ -183,15 +281,22 @@ int table_insert_conn(tcpw_stack *s, tcpw_conn *c);
 void table_remove_conn(tcpw_stack *s, tcpw_conn *c);
 tcpw_conn *table_find_conn(const tcpw_stack *s, const tcpw_endpoint *local,
                            const tcpw_endpoint *remote);
-int table_insert_tw(tcpw_stack *s, tcpw_tw *tw);
-void table_remove_tw(tcpw_stack *s, tcpw_tw *tw);
-tcpw_tw *table_find_tw(const tcpw_stack *s, const tcpw_endpoint *local,
-                       const tcpw_endpoint *remote);
+uint32_t tuple_hash_raw(const tcpw_stack *s, uint8_t addr_len, const uint8_t *laddr,
+                        const uint8_t *raddr, uint16_t lport, uint16_t rport);
 tcpw_conn *listener_find(const tcpw_stack *s, const tcpw_endpoint *local);
 void table_free(tcpw_stack *s, tcpw_table *t);
 
 /* ---- timer.c -------------------------------------------------------------------------------- */
 void conn_update_deadline(tcpw_conn *c);
+void conn_timers_detach(tcpw_conn *c);
+void timers_settle(tcpw_stack *s);
+/* The earliest of the connection's timers (TCPW_NEVER when none is armed). */
+static inline uint64_t conn_next_timer(const tcpw_conn *c) {
+    uint64_t d = c->rto_at;
+    if (c->delack_at < d) d = c->delack_at;
+    if (c->close_at < d) d = c->close_at;
+    return d;
+}
 void timers_run(tcpw_stack *s, uint64_t now);
 void conn_timers_stop(tcpw_conn *c);
 void conn_arm_rto(tcpw_conn *c);
@@ -201,6 +306,8 @@ void rto_recompute(tcpw_conn *c);
 /* ---- output.c ------------------------------------------------------------------------------- */
 void conn_output(tcpw_conn *c);
 void send_ack(tcpw_conn *c);
+void conn_ack_owed(tcpw_conn *c);
+void stack_flush_acks(tcpw_stack *s);
 void send_first_unacked(tcpw_conn *c, uint32_t room);
 void send_challenge_ack(tcpw_conn *c);
 bool challenge_ack_budget(tcpw_stack *s);
@@ -219,19 +326,37 @@ void listen_reopen(tcpw_conn *l, const tcpw_packet *p, tcpw_seg *seg, uint32_t o
 
 /* ---- timewait.c ----------------------------------------------------------------------------- */
 int tw_from_conn(tcpw_conn *c);
-void tw_segment_arrives(tcpw_stack *s, tcpw_tw *tw, const tcpw_packet *p, tcpw_seg *seg);
+void tw_segment_arrives(tcpw_stack *s, tw_ref tw, const tcpw_packet *p, tcpw_seg *seg);
 void tw_expire_due(tcpw_stack *s, uint64_t now);
-void tw_kill(tcpw_stack *s, tcpw_tw *tw, tcpw_cause cause, const char *what, const tcpw_seg *seg);
-bool tw_reusable(const tcpw_stack *s, const tcpw_tw *tw);
-void tw_info(const tcpw_tw *tw, tcpw_conn_info *info);
+void tw_kill(tcpw_stack *s, tw_ref tw, tcpw_cause cause, const char *what, const tcpw_seg *seg);
+bool tw_reusable(const tcpw_stack *s, tw_ref tw);
+void tw_info(const tcpw_tw_store *st, uint32_t pos, tcpw_conn_info *info);
+
+/* ---- twstore.c ------------------------------------------------------------------------------ */
+void tw_stores_init(tcpw_stack *s);
+void tw_stores_free(tcpw_stack *s);
+tcpw_tw_store *tw_store_for(tcpw_stack *s, uint8_t family);
+tcpw_tw_body *tw_body(const tcpw_tw_store *st, uint32_t pos);
+void tw_endpoints(const tcpw_tw_store *st, uint32_t pos, tcpw_endpoint *local,
+                  tcpw_endpoint *remote);
+bool table_find_tw(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *remote,
+                   tw_ref *out);
+int tw_store_add(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *remote,
+                 const tcpw_tw_body *body);
+void tw_store_remove(tcpw_stack *s, tw_ref r);
+void tw_store_restart(tcpw_stack *s, tw_ref r, uint64_t expire);
+bool tw_store_next_due(tcpw_stack *s, uint64_t now, tw_ref *out);
+uint64_t tw_next_expire(const tcpw_stack *s);
+void tw_prefetch_next(tcpw_stack *s);
+size_t tw_list(const tcpw_stack *s, void (*fn)(void *arg, const tcpw_conn_info *info), void *arg);
 
 /* ---- isn.c ---------------------------------------------------------------------------------- */
 uint64_t tcpw_siphash24(const uint8_t key[16], const void *data, size_t len);
-uint32_t isn_generate(const tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *remote);
+void isn_and_ts_offset(const tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *remote,
+                       uint32_t *isn, uint32_t *ts_offset);
 uint32_t ts_offset_for(const tcpw_stack *s, const tcpw_endpoint *local,
                        const tcpw_endpoint *remote);
-uint32_t port_offset_for(const tcpw_stack *s, const tcpw_endpoint *local,
-                         const tcpw_endpoint *remote);
+uint32_t port_offset_for(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *remote);
 
 /* ---- transitions.c -------------------------------------------------------------------------- */
 int transition_find(tcpw_state from, tcpw_state to, tcpw_cause cause);

@@ -3,7 +3,8 @@
  * and the orphaned FIN_WAIT_2 timeout; and the heap that finds the next one due.
  *
  * Each control block has at most one entry in the stack's binary min-heap, keyed by the
- * earliest of its timers, so the stack's next deadline is the heap's top.
+ * earliest of its timers or an earlier time (lazy re-keying, see conn_update_deadline), so the
+ * stack's next deadline is the heap's top or earlier.
  */
 #include "seq.h"
 #include "tcb.h"
@@ -66,26 +67,65 @@ static bool heap_insert(tcpw_stack *s, tcpw_conn *c) {
     return true;
 }
 
-/* Recomputes the connection's earliest timer and its place in the heap. */
+/* The heap is keyed lazily. A timer that moves earlier moves the connection up at once, and
+ * a connection with no timer left leaves the heap; one whose timer moves later (every ACK
+ * pushes the retransmission timer back) keeps its key, which is then earlier than needed.
+ * Only a stale key at the top of the heap matters: timers_settle() re-keys such a
+ * connection at its true deadline (conn_rekey) until the top is exact, before anyone reads
+ * it. So the heap is not touched on every segment, only when a moved timer comes to the top,
+ * and tcpw_next_deadline() stays exact. c->deadline is the key in the heap. */
 void conn_update_deadline(tcpw_conn *c) {
     tcpw_stack *s = c->stack;
-    uint64_t d = c->rto_at;
-    if (c->delack_at < d) d = c->delack_at;
-    if (c->close_at < d) d = c->close_at;
+    uint64_t d = conn_next_timer(c);
+    if (c->heap_idx != UINT32_MAX) {
+        if (d < c->deadline) {
+            c->deadline = d;
+            heap_up(s, c->heap_idx);
+        } else if (d == TCPW_NEVER) {
+            heap_remove(s, c);
+            c->deadline = TCPW_NEVER;
+        }
+    } else if (d != TCPW_NEVER) {
+        c->deadline = d;
+        if (!heap_insert(s, c)) {
+            /* Out of memory for the heap: the timer cannot run. Reset rather than hang. */
+            c->deadline = TCPW_NEVER;
+        }
+    }
+}
+
+/* Puts the connection at its exact place in the heap: its key becomes its true deadline. */
+static void conn_rekey(tcpw_conn *c) {
+    tcpw_stack *s = c->stack;
+    uint64_t d = conn_next_timer(c);
+    if (c->heap_idx == UINT32_MAX) {
+        conn_update_deadline(c);
+        return;
+    }
+    if (d == TCPW_NEVER) {
+        heap_remove(s, c);
+        c->deadline = TCPW_NEVER;
+        return;
+    }
     uint64_t old = c->deadline;
     c->deadline = d;
-    if (c->heap_idx != UINT32_MAX) {
-        if (d == TCPW_NEVER) {
-            heap_remove(s, c);
-        } else if (d < old) {
-            heap_up(s, c->heap_idx);
-        } else if (d > old) {
-            heap_down(s, c->heap_idx);
-        }
-    } else if (d != TCPW_NEVER && !heap_insert(s, c)) {
-        /* Out of memory for the heap: the timer cannot run. Reset rather than hang. */
-        c->deadline = TCPW_NEVER;
-    }
+    if (d < old)
+        heap_up(s, c->heap_idx);
+    else if (d > old)
+        heap_down(s, c->heap_idx);
+}
+
+/* Re-keys stale connections at the top of the heap until its top is the true next deadline. */
+void timers_settle(tcpw_stack *s) {
+    while (s->heap_len && s->heap[0]->deadline != conn_next_timer(s->heap[0]))
+        conn_rekey(s->heap[0]);
+}
+
+/* Takes the connection out of the heap for good (it is being freed). */
+void conn_timers_detach(tcpw_conn *c) {
+    c->rto_at = c->delack_at = c->close_at = TCPW_NEVER;
+    if (c->heap_idx != UINT32_MAX) heap_remove(c->stack, c);
+    c->deadline = TCPW_NEVER;
 }
 
 void conn_timers_stop(tcpw_conn *c) {
@@ -208,7 +248,9 @@ static void conn_on_timer(tcpw_conn *c, uint64_t now) {
 }
 
 void timers_run(tcpw_stack *s, uint64_t now) {
-    while (s->heap_len && s->heap[0]->deadline <= now) {
+    for (;;) {
+        timers_settle(s);
+        if (!s->heap_len || s->heap[0]->deadline > now) return;
         tcpw_conn *c = s->heap[0];
         conn_on_timer(c, now);
         conn_reap(c); /* every handler clears or moves forward the timer that fired */

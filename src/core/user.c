@@ -16,28 +16,27 @@ static bool endpoint_valid(const tcpw_endpoint *e) {
 }
 
 /* The 4-tuple is free for a new outgoing connection: no control block, and no TIME_WAIT
- * record unless tw_reuse allows taking it over. *reuse receives such a record. */
+ * record unless tw_reuse allows taking it over: then *reuse is set and *tw is the record. */
 static bool tuple_free(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *remote,
-                       tcpw_tw **reuse) {
-    *reuse = NULL;
+                       bool *reuse, tw_ref *tw) {
+    *reuse = false;
     if (table_find_conn(s, local, remote)) return false;
-    tcpw_tw *tw = table_find_tw(s, local, remote);
-    if (!tw) return true;
-    if (!tw_reusable(s, tw)) return false;
-    *reuse = tw;
+    if (!table_find_tw(s, local, remote, tw)) return true;
+    if (!tw_reusable(s, *tw)) return false;
+    *reuse = true;
     return true;
 }
 
 /* RFC 6056 §3.3.3 Algorithm 3: search the ephemeral range from a keyed per-destination
  * offset plus a counter, skipping ports with a listener or a busy 4-tuple. */
 static int pick_ephemeral_port(tcpw_stack *s, tcpw_endpoint *local, const tcpw_endpoint *remote,
-                               tcpw_tw **reuse) {
+                               bool *reuse, tw_ref *tw) {
     uint32_t lo = s->cfg.ephemeral_lo, range = (uint32_t)s->cfg.ephemeral_hi - lo + 1;
     uint32_t offset = port_offset_for(s, local, remote);
     for (uint32_t i = 0; i < range; i++) {
         local->port = (uint16_t)(lo + (offset + s->port_hint + i) % range);
         if (listener_find(s, local)) continue;
-        if (tuple_free(s, local, remote, reuse)) {
+        if (tuple_free(s, local, remote, reuse, tw)) {
             s->port_hint += i + 1;
             return TCPW_OK;
         }
@@ -52,11 +51,12 @@ int tcpw_connect(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint 
         return TCPW_EINVAL;
     advance_clock(s, now);
     tcpw_endpoint l = *local;
-    tcpw_tw *reuse = NULL;
+    bool reuse = false;
+    tw_ref tw;
     if (l.port == 0) {
-        int err = pick_ephemeral_port(s, &l, remote, &reuse);
+        int err = pick_ephemeral_port(s, &l, remote, &reuse, &tw);
         if (err) return err;
-    } else if (!tuple_free(s, &l, remote, &reuse)) {
+    } else if (!tuple_free(s, &l, remote, &reuse, &tw)) {
         return TCPW_EADDRINUSE;
     }
     tcpw_conn *c = conn_new(s, &l, remote);
@@ -65,12 +65,13 @@ int tcpw_connect(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint 
         conn_destroy(c);
         return TCPW_ENOMEM;
     }
-    uint32_t iss = isn_generate(s, &l, remote);
+    uint32_t iss, ts_offset;
+    isn_and_ts_offset(s, &l, remote, &iss, &ts_offset);
     if (reuse) {
         /* Linux tcp_twsk_unique: the new incarnation starts well beyond the old one. */
-        uint32_t floor = reuse->snd_nxt + 65537u;
-        if (!seq_gt(iss, reuse->snd_nxt)) iss = floor;
-        tw_kill(s, reuse, TCPW_CAUSE_USER, "connect() reuses the 4-tuple (tw_reuse)", NULL);
+        uint32_t old_snd_nxt = tw_body(tw.st, tw.pos)->snd_nxt;
+        if (!seq_gt(iss, old_snd_nxt)) iss = old_snd_nxt + 65537u;
+        tw_kill(s, tw, TCPW_CAUSE_USER, "connect() reuses the 4-tuple (tw_reuse)", NULL);
     }
     if (table_insert_conn(s, c) != TCPW_OK) {
         conn_destroy(c);
@@ -79,7 +80,7 @@ int tcpw_connect(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint 
     c->iss = iss;
     c->snd_una = c->snd_nxt = c->snd_max = iss;
     c->buf_seq = iss + 1;
-    c->ts_offset = ts_offset_for(s, &c->local, &c->remote);
+    c->ts_offset = ts_offset;
     /* We offer window scale and timestamps; the SYN+ACK decides (apply_syn_options). */
     c->ws_ok = s->cfg.window_scale;
     c->ts_ok = s->cfg.timestamps;

@@ -140,27 +140,56 @@ const char *tcpw_flags_str(uint8_t flags, char *buf) {
 
 /* ---- checksums ----------------------------------------------------------------------------- */
 
-/* RFC 9293 §3.1 (IPv4 pseudo-header: source, destination, zero, PTCL, TCP length) or
- * RFC 8200 §8.1 (IPv6 pseudo-header: source, destination, 32-bit upper-layer packet length,
- * three zero bytes, next header) for a TCP segment of tcp_len bytes. The addresses are taken
- * straight from the IP header at `ip`. */
-static uint64_t pseudo_header_sum(const uint8_t *ip, int version, uint32_t tcp_len) {
-    uint64_t sum;
-    if (version == 4) {
-        sum = tcpw_csum_add(0, ip + 12, 8); /* source and destination, RFC 791 §3.1 */
-    } else {
-        sum = tcpw_csum_add(0, ip + 8, 32); /* source and destination, RFC 8200 §3 */
-    }
-    /* The remaining pseudo-header words as numbers (the sum is in network-numeric form). */
-    sum += IPPROTO_TCP_NUM;
-    sum += (tcp_len >> 16) + (tcp_len & 0xffffu);
-    return sum;
+/* The raw sum (csum.c) of a TCP segment's pseudo-header — RFC 9293 §3.1 for IPv4 (source,
+ * destination, zero, PTCL, TCP length), RFC 8200 §8.1 for IPv6 (source, destination, 32-bit
+ * upper-layer packet length, three zero bytes, next header) — and of the first sum_len bytes
+ * of the segment at `tcp`, tcp_len bytes long in all. The addresses are taken straight from
+ * the IP header at `ip`; when the TCP header follows them directly (no IPv4 options, no IPv6
+ * extension headers) addresses and segment are summed in one pass. */
+static uint64_t tcp_sum(const uint8_t *ip, int version, const uint8_t *tcp, size_t sum_len,
+                        uint32_t tcp_len) {
+    const uint8_t *addrs = ip + (version == 4 ? 12 : 8); /* RFC 791 §3.1, RFC 8200 §3 */
+    size_t alen = version == 4 ? 8 : 32;
+    /* the remaining pseudo-header words as numbers */
+    uint64_t acc = tcpw_csum_num(IPPROTO_TCP_NUM + (tcp_len >> 16) + (tcp_len & 0xffffu));
+    if (addrs + alen == tcp) return tcpw_csum_acc(acc, addrs, alen + sum_len);
+    acc = tcpw_csum_acc(acc, addrs, alen);
+    return tcpw_csum_acc(acc, tcp, sum_len);
 }
 
 /* RFC 1071 §1: the receiver's check — the sum over everything including the checksum field
  * is all ones. */
-static bool sum_verifies(uint64_t sum) {
-    return tcpw_csum_fold(sum) == 0xffff;
+static bool sum_verifies(uint64_t acc) {
+    /* fold as tcpw_csum_finish does; all ones is the same in either byte order */
+    acc = (acc & 0xffffffffu) + (acc >> 32);
+    acc = (acc & 0xffffffffu) + (acc >> 32);
+    acc = (acc & 0xffffu) + (acc >> 16);
+    acc = (acc & 0xffffu) + (acc >> 16);
+    return acc == 0xffff;
+}
+
+/* The raw sum of a 20-byte IPv4 header (no options): five 32-bit words, no call. */
+static inline uint64_t ipv4_fixed_sum(const uint8_t *p) {
+    uint32_t w[5];
+    memcpy(w, p, sizeof w);
+    return (uint64_t)w[0] + w[1] + w[2] + w[3] + w[4];
+}
+
+/* The raw sum of a TCP header of n bytes (20 to 60, a multiple of 4) as 32-bit words: the
+ * fixed 20 bytes at once, the options a word at a time. */
+static inline uint64_t header_words_sum(const uint8_t *p, size_t n) {
+    uint64_t s = ipv4_fixed_sum(p);
+    if (n == TCP_HDR_MIN + 12) { /* NOP NOP TS, nearly every segment */
+        uint32_t w[3];
+        memcpy(w, p + TCP_HDR_MIN, sizeof w);
+        return s + w[0] + w[1] + w[2];
+    }
+    for (size_t i = TCP_HDR_MIN; i < n; i += 4) {
+        uint32_t w;
+        memcpy(&w, p + i, 4);
+        s += w;
+    }
+    return s;
 }
 
 /* ---- TCP options (RFC 9293 §3.2) ------------------------------------------------------------- */
@@ -226,6 +255,48 @@ int tcpw_parse_options(const uint8_t *opt, size_t len, tcpw_tcp_opts *out) {
     return TCPW_WIRE_OK;
 }
 
+/* The layouts nearly every segment has, recognized whole before the general walk: none; RFC
+ * 7323 Appendix A's NOP NOP TS (every segment of a connection with timestamps); and the SYN
+ * layouts of Linux and tcpwave (MSS | SACK-permitted TS | NOP WS, MSS | NOP NOP TS | NOP WS,
+ * and MSS | NOP WS without timestamps, RFC 9293 §3.7.1, RFC 2018 §2, RFC 7323 §2.2/§3.2).
+ * Anything else, or any
+ * byte that differs, takes tcpw_parse_options(); the result is the same either way. out is
+ * zeroed already (tcpw_parse). */
+static int parse_options_fast(const uint8_t *o, size_t len, tcpw_tcp_opts *out) {
+    switch (len) {
+    case 0: return TCPW_WIRE_OK;
+    case 12:
+        if (get32(o) != 0x0101080au) break;
+        out->has_ts = true;
+        out->tsval = get32(o + 4);
+        out->tsecr = get32(o + 8);
+        return TCPW_WIRE_OK;
+    case 8:
+        if (get16(o) != 0x0204u || get32(o + 4) >> 8 != 0x010303u) break;
+        out->has_mss = true;
+        out->mss = get16(o + 2);
+        out->has_wscale = true;
+        out->wscale = o[7];
+        return TCPW_WIRE_OK;
+    case 20:
+        if (get16(o) != 0x0204u || get32(o + 16) >> 8 != 0x010303u) break;
+        if (get32(o + 4) == 0x0402080au)
+            out->sack_permitted = true;
+        else if (get32(o + 4) != 0x0101080au)
+            break;
+        out->has_mss = true;
+        out->mss = get16(o + 2);
+        out->has_ts = true;
+        out->tsval = get32(o + 8);
+        out->tsecr = get32(o + 12);
+        out->has_wscale = true;
+        out->wscale = o[19];
+        return TCPW_WIRE_OK;
+    default: break;
+    }
+    return tcpw_parse_options(o, len, out);
+}
+
 /* ---- IP layer ------------------------------------------------------------------------------ */
 
 /* Where the IP layer's work ends: the TCP segment's offset and the IP packet's length. */
@@ -258,7 +329,8 @@ static int parse_ipv4(const uint8_t *buf, size_t len, unsigned flags, tcpw_packe
     if ((flags & TCPW_PARSE_ALLOW_TRAILER) ? total > len : total != len) return TCPW_WIRE_IP_LENGTH;
 
     /* RFC 791 §3.1 "Header Checksum" (computed as in RFC 1071) over the header only. */
-    if (!(flags & TCPW_PARSE_NO_CHECKSUM) && !sum_verifies(tcpw_csum_add(0, buf, ihl)))
+    if (!(flags & TCPW_PARSE_NO_CHECKSUM) &&
+        !sum_verifies(ihl == IPV4_HDR_MIN ? ipv4_fixed_sum(buf) : tcpw_csum_acc(0, buf, ihl)))
         return TCPW_WIRE_IP_CHECKSUM;
 
     /* RFC 791 §3.1 "Flags"/"Fragment Offset": a fragment (MF set or a non-zero offset) is
@@ -335,7 +407,7 @@ static int parse_ipv6(const uint8_t *buf, size_t len, unsigned flags, tcpw_packe
 /* RFC 9293 §3.10.7.1 and RFC 1122 §4.2.3.10: TCP ignores segments whose source or
  * destination is a broadcast or multicast address; RFC 1122 §3.2.1.3 (a) and RFC 4291
  * §2.5.2: the unspecified address (0.0.0.0, ::) names no host. */
-static bool address_is_bad(const tcpw_addr *a) {
+static inline bool address_is_bad(const tcpw_addr *a) {
     static const uint8_t zero[16];
     if (a->family == 4) {
         uint32_t v = get32(a->ip);
@@ -395,14 +467,21 @@ int tcpw_parse(const uint8_t *buf, size_t len, unsigned flags, tcpw_packet *out)
     out->payload_len = tcp_len - doff;
 
     /* RFC 9293 §3.2: the options between the fixed header and the data. */
-    rc = tcpw_parse_options(tcp + TCP_HDR_MIN, doff - TCP_HDR_MIN, &out->opts);
+    rc = parse_options_fast(tcp + TCP_HDR_MIN, doff - TCP_HDR_MIN, &out->opts);
     if (rc != TCPW_WIRE_OK) return rc;
 
     /* RFC 9293 §3.1 "Checksum": over the pseudo-header (§3.1 for IPv4, RFC 8200 §8.1 for
      * IPv6), the TCP header and the data. */
-    if (!(flags & TCPW_PARSE_NO_CHECKSUM)) {
-        uint64_t sum = pseudo_header_sum(buf, out->ip_version, (uint32_t)tcp_len);
-        sum = tcpw_csum_add(sum, tcp, tcp_len);
+    if ((flags & TCPW_PARSE_PAYLOAD_SUM) && out->ip_version == 4 && l.tcp_off == IPV4_HDR_MIN) {
+        /* the usual IPv4 segment: pseudo-header and TCP header as words, without a call */
+        uint32_t addrs[2];
+        memcpy(addrs, buf + 12, sizeof addrs);
+        out->hdr_sum = tcpw_csum_num(IPPROTO_TCP_NUM + (uint32_t)tcp_len) + addrs[0] + addrs[1] +
+                       header_words_sum(tcp, doff);
+    } else if (flags & TCPW_PARSE_PAYLOAD_SUM) {
+        out->hdr_sum = tcp_sum(buf, out->ip_version, tcp, doff, (uint32_t)tcp_len);
+    } else if (!(flags & TCPW_PARSE_NO_CHECKSUM)) {
+        uint64_t sum = tcp_sum(buf, out->ip_version, tcp, tcp_len, (uint32_t)tcp_len);
         if (!sum_verifies(sum)) return TCPW_WIRE_TCP_CHECKSUM;
     }
 
@@ -575,7 +654,7 @@ void tcpw_finish_checksums(uint8_t *pkt, size_t len) {
         if (ihl < IPV4_HDR_MIN || ihl > len) return;
         /* RFC 791 §3.1: the header checksum, computed with the field zero. */
         put16(pkt + 10, 0);
-        put16(pkt + 10, (uint16_t)~tcpw_csum_fold(tcpw_csum_add(0, pkt, ihl)));
+        put16(pkt + 10, (uint16_t)~tcpw_csum_finish(tcpw_csum_acc(0, pkt, ihl)));
         if (pkt[9] != IPPROTO_TCP_NUM) return;
         tcp_off = ihl;
     } else if (version == 6) {
@@ -592,7 +671,20 @@ void tcpw_finish_checksums(uint8_t *pkt, size_t len) {
     if (tcp_len < TCP_HDR_MIN || (uint64_t)tcp_len > 0xffffffffu) return;
     uint8_t *tcp = pkt + tcp_off;
     put16(tcp + 16, 0);
-    uint64_t sum = pseudo_header_sum(pkt, version, (uint32_t)tcp_len);
-    sum = tcpw_csum_add(sum, tcp, tcp_len);
-    put16(tcp + 16, (uint16_t)~tcpw_csum_fold(sum));
+    uint64_t sum = tcp_sum(pkt, version, tcp, tcp_len, (uint32_t)tcp_len);
+    put16(tcp + 16, (uint16_t)~tcpw_csum_finish(sum));
+}
+
+void tcpw_finish_checksums_acc(uint8_t *pkt, size_t hdr_len, size_t len, uint64_t payload_acc) {
+    int version = pkt[0] >> 4;
+    size_t tcp_off = version == 4 ? IPV4_HDR_MIN : IPV6_HDR_LEN;
+    uint8_t *tcp = pkt + tcp_off;
+    /* RFC 791 §3.1: the IPv4 header checksum, computed with the field zero. */
+    if (version == 4) put16(pkt + 10, (uint16_t)~tcpw_csum_finish(tcpw_csum_acc(0, pkt, tcp_off)));
+    /* RFC 9293 §3.1: pseudo-header and TCP header in one pass (the checksum field is zero),
+     * then the payload's sum the caller took while copying it in. */
+    uint64_t sum = tcp_sum(pkt, version, tcp, hdr_len - tcp_off, (uint32_t)(len - tcp_off));
+    sum += payload_acc;
+    sum += sum < payload_acc;
+    put16(tcp + 16, (uint16_t)~tcpw_csum_finish(sum));
 }

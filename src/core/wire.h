@@ -43,6 +43,11 @@ enum {
     TCPW_PARSE_NO_CHECKSUM = 1u << 0,   /* skip checksum verification (captures with offload) */
     TCPW_PARSE_ALLOW_TRAILER = 1u << 1, /* bytes after the IP length are padding, not an error
                                            (Ethernet minimum frame padding in captures) */
+    TCPW_PARSE_PAYLOAD_SUM = 1u << 2,   /* the TCP checksum is left to the caller: hdr_sum holds
+                                           the raw sum (csum.c) of the pseudo-header and the TCP
+                                           header; the caller adds the payload's (while copying
+                                           it, say) and checks it with tcpw_csum_verifies()
+                                           before acting on the segment */
 };
 
 #define TCPW_MAX_SACK_BLOCKS 4
@@ -72,6 +77,7 @@ typedef struct tcpw_packet {
     size_t tcp_hdr_len; /* data offset * 4 */
     const uint8_t *payload;
     size_t payload_len;
+    uint64_t hdr_sum; /* with TCPW_PARSE_PAYLOAD_SUM: see there */
 } tcpw_packet;
 
 /* Parse one IP packet carrying TCP. Returns TCPW_WIRE_OK or a TCPW_WIRE_* error. On error
@@ -105,11 +111,52 @@ size_t tcpw_build_headers(uint8_t *buf, size_t cap, const tcpw_segment_out *seg,
 /* Computes the IPv4 header checksum (v4) and the TCP checksum over the complete packet
  * pkt[0..len) as built by tcpw_build_headers() followed by the payload. */
 void tcpw_finish_checksums(uint8_t *pkt, size_t len);
+/* The same for a packet laid out by tcpw_build_headers() (checksum fields still zero) whose
+ * hdr_len header bytes are followed by len - hdr_len payload bytes with the raw sum
+ * payload_acc (tcpw_csum_acc_copy, taken while the payload was copied in): the headers are
+ * summed, the payload is not read again. */
+void tcpw_finish_checksums_acc(uint8_t *pkt, size_t hdr_len, size_t len, uint64_t payload_acc);
 
 /* Internet checksum helpers (RFC 1071). tcpw_csum_add accumulates data into a 64-bit sum;
  * tcpw_csum_fold folds it to the 16-bit one's complement result (not inverted). */
 uint64_t tcpw_csum_add(uint64_t sum, const void *data, size_t len);
 uint16_t tcpw_csum_fold(uint64_t sum);
+
+/* The raw accumulator (csum.c): one pass per packet. tcpw_csum_acc adds data (every piece but
+ * the last of even length) to a host-order accumulator; tcpw_csum_acc_copy also copies it to
+ * dst in the same pass; tcpw_csum_finish folds the accumulator once and returns the 16-bit
+ * one's complement sum in network-numeric form (not inverted). tcpw_csum_num turns a number
+ * of the pseudo-header (protocol, length) into the accumulator's form; tcpw_csum_odd turns
+ * the sum of a piece that starts at an odd offset of the checksummed data into its place
+ * (RFC 1071 §2 (B): the sum of byte-swapped words is the swapped sum). */
+uint64_t tcpw_csum_acc(uint64_t acc, const void *data, size_t len);
+uint64_t tcpw_csum_acc_copy(uint64_t acc, void *dst, const void *src, size_t len);
+static inline bool tcpw_csum_host_le(void) {
+    const uint16_t one = 1;
+    return *(const uint8_t *)&one == 1;
+}
+static inline uint16_t tcpw_csum_finish(uint64_t acc) {
+    /* RFC 1071 §2 (C): fold to 16 bits, end-around (zero stays zero, nothing else becomes it) */
+    acc = (acc & 0xffffffffu) + (acc >> 32);
+    acc = (acc & 0xffffffffu) + (acc >> 32);
+    acc = (acc & 0xffffu) + (acc >> 16);
+    acc = (acc & 0xffffu) + (acc >> 16);
+    /* RFC 1071 §2 (B): on a little-endian host the 16-bit sum is byte-swapped */
+    if (tcpw_csum_host_le()) acc = (acc >> 8 | acc << 8) & 0xffffu;
+    return (uint16_t)acc;
+}
+/* RFC 1071 §1: the receiver's check — the sum over everything, the checksum field included,
+ * is all ones (in either byte order). */
+static inline bool tcpw_csum_verifies(uint64_t acc) {
+    return tcpw_csum_finish(acc) == 0xffff;
+}
+static inline uint64_t tcpw_csum_num(uint32_t v) {
+    /* modulo 0xffff a 16-bit swap is a multiplication by 2^8 */
+    return tcpw_csum_host_le() ? (uint64_t)v << 8 : v;
+}
+static inline uint64_t tcpw_csum_odd(uint64_t acc) {
+    return (acc << 8) | (acc >> 56); /* times 2^8 modulo 2^64 - 1, and so modulo 0xffff */
+}
 
 /* "FA" style flag letters in the order S F R P A U (the JSON trace convention); buf >= 9. */
 const char *tcpw_flags_str(uint8_t flags, char *buf);

@@ -437,6 +437,17 @@ static void give_up(scn_app *a) {
     }
 }
 
+/* What the application does in answer to a connection's events, in the same turn: sending or
+ * closing before tcpw_poll_event() returns NULL lets the ACK the engine owes for the data just
+ * read ride on the reply or the FIN (cfg.ack_defer). */
+static void conn_answer(scn_conn *c) {
+    if (!c->h) return;
+    check_send_trigger(c);
+    conn_send(c);
+    check_close_trigger(c);
+    if (c->h && now_of(c->app) >= c->close_due) do_close(c);
+}
+
 /* One turn of the application: everything it does after its node processed something. */
 static void app_step(scn_app *a) {
     uint64_t now = now_of(a);
@@ -452,15 +463,14 @@ static void app_step(scn_app *a) {
             continue;
         }
         scn_conn *c = tcpw_userdata(h);
-        if (c) conn_events(c, ev);
+        if (!c) continue;
+        conn_events(c, ev);
+        conn_answer(c);
     }
     if (a->spec->give_up_at_us && !a->gave_up && now >= a->spec->give_up_at_us) give_up(a);
     for (uint32_t i = 0; i < a->nconns; i++) {
         scn_conn *c = &a->conn[i];
-        if (!c->h) continue;
-        check_send_trigger(c);
-        conn_send(c);
-        check_close_trigger(c);
+        conn_answer(c); /* time-driven sends and closes */
     }
     check_together(a->run);
     for (uint32_t i = 0; i < a->nconns; i++) {

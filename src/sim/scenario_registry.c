@@ -78,13 +78,14 @@ static void build_close_in_syn_rcvd(tcpw_scn_spec *s) {
 
 static void build_lost_last_ack(tcpw_scn_spec *s) {
     /* Counting only the client's segments that carry ACK (its SYN does not): the ACK of the
-     * SYN+ACK, its request, the ACK of the response, its FIN, then the last ACK (#5) and its
-     * repetitions from TIME_WAIT (#6, #7). A RST carries no ACK, so it is never counted and
+     * SYN+ACK, its request, its FIN (which carries the ACK of the response: the client
+     * closes in the turn it reads it, cfg.ack_defer), then the last ACK (#4) and its
+     * repetitions from TIME_WAIT (#5, #6). A RST carries no ACK, so it is never counted and
      * never dropped: with msl 0 the client, which has forgotten the connection, answers the
      * first retransmitted FIN with a RST that gets through. */
+    s->rules[s->nrules++] = "client>server#4:A";
     s->rules[s->nrules++] = "client>server#5:A";
     s->rules[s->nrules++] = "client>server#6:A";
-    s->rules[s->nrules++] = "client>server#7:A";
 }
 
 static void build_lost_fin(tcpw_scn_spec *s) {

@@ -2,32 +2,39 @@
  * registry (src/sim/scenario.h) is run in the simulator with a capture, the capture is
  * analysed, and for every packet both endpoints' states are compared with the states the
  * engine's trace recorded — clean, with each of the first segments of each direction lost in
- * turn, and with random loss over many seeds.
+ * turn, and with 20% random loss over RANDOM_SEEDS seeds (TCPW_AN_SEEDS=N or FIRST-LAST sweeps
+ * others).
  *
  * The ground truth per packet, from the run's recording (events in the order they happened):
  *   sender    its state when it sent the packet (after the user call that made it send);
  *   receiver  for a delivered packet, its state right after processing it: after the state
  *             changes the engine traced for that very segment at its arrival time, or, when
  *             it changed nothing, its state at that moment;
- *             for a lost packet, its state when the packet would have arrived (unchanged).
+ *             for a lost packet, its state when the packet would have arrived (unchanged); a
+ *             SYN for a 4-tuple whose connection is gone meets the side's listener (LISTEN).
  *
- * The comparison is exact. Two kinds of engine events leave no mark in any capture, and for
- * them the test accepts what the capture can show — each is demonstrated undecidable below
- * (test_undecidable_*: two runs, the same capture bytes, different truths):
- *   - a state change that sends nothing: a user call (close() while data is still queued
- *     enters FIN_WAIT_1 before the FIN leaves) or a timer (FIN_WAIT_2's timeout); it shows at
- *     the side's next packet;
- *   - a lost packet whose loss changed nothing the capture shows (the ACK of a FIN that the
- *     peer's own FIN+ACK overtakes, the very last packet of a run). For every lost packet the
- *     analyzer takes for delivered, the run is repeated with that packet delivered (a rule
- *     holding it 0 us, which overrides the random loss and keeps every later draw): when that
- *     capture is byte-identical, no analyzer can tell the two runs apart, and the analyzer must
- *     then match the other run's truth exactly instead.
+ * The comparison is exact, packet by packet, on both sides, except where the capture cannot
+ * tell — and each such class is shown undecidable by two engine runs that write the same
+ * capture bytes with different states (test_undecidable_*), never assumed:
+ *   - a state change that sends nothing (a user call, a timer): the states of what the
+ *     capture had shown are accepted beside the engine's (the "vis" states of the truth);
+ *   - a loss that left no trace: for every lost packet the analyzer takes for delivered, the
+ *     run is repeated with it delivered (a rule holding it 0 us, which overrides the random
+ *     loss and keeps every later draw) — with, of two identical copies sent at one instant,
+ *     the other dropped; and with the receiving application sending as late as it did (an
+ *     application may act whenever it likes). When such a run writes byte for byte the same
+ *     capture, no analyzer can tell the two apart, and the analyzer must match that run's
+ *     truth exactly instead;
+ *   - a lost pure ACK superseded at once by a segment its sender sent right after it with
+ *     the same acknowledgment (superseded_at_once): the receiver's state after both is the
+ *     analyzer's to give. A real stack takes the two back to back; only the simulator's
+ *     applications, which act between any two deliveries, can make them differ.
  * Anything else is a mismatch; it prints the scenario, the loss, the packet and both accounts.
  * `test_analyze_sim -d SCENARIO [clean | RULE | loss:SEED] [RULE...]` dumps one run: the engine's
  * recording, then every packet with the engine's states (and what a packet had shown of them,
- * in parentheses), the analyzer's (`*` inferred) and its marks (R retransmission, L lost,
- * X crossed, D dup ACK, O out of order, G gap).
+ * in parentheses), the analyzer's (`*` inferred), its marks (R retransmission, L lost,
+ * X crossed, D dup ACK, O out of order, G gap), the evidence and the frame that shows it, and
+ * the runs tried for a twin capture.
  */
 #define _DEFAULT_SOURCE
 #include <stdio.h>
@@ -40,7 +47,7 @@
 #include "sim/scenario.h"
 #include "test.h"
 
-#define RANDOM_SEEDS 32
+#define RANDOM_SEEDS 48
 
 #define MAXSEG 4096
 
@@ -197,13 +204,12 @@ static void dump_pkt(const tcpw_an_pkt *p, const truth *t, int k) {
             p->marks & TCPW_AN_RETRANS ? "R" : "", p->marks & TCPW_AN_LOST ? "L" : "",
             p->marks & TCPW_AN_LATE ? "X" : "", p->marks & TCPW_AN_DUP_ACK ? "D" : "",
             p->marks & TCPW_AN_OOO ? "O" : "", p->marks & TCPW_AN_GAP ? "G" : "",
-            tcpw_state_name(t->snd[k]), tcpw_state_name(t->snd_vis[k]),
-            tcpw_state_name(t->rcv[k]), tcpw_state_name(t->rcv_vis[k]),
-            t->dropped[k] ? " dropped" : "", tcpw_state_name((tcpw_state)p->st[p->side]),
-            p->why[p->side] ? "*" : "", tcpw_state_name((tcpw_state)p->st[1 - p->side]),
-            p->why[1 - p->side] ? "*" : "",
-            p->fate_why ? tcpw_an_why_text((tcpw_an_why)p->fate_why) : "",
-            p->evidence ? " #" : "", (unsigned)p->evidence);
+            tcpw_state_name(t->snd[k]), tcpw_state_name(t->snd_vis[k]), tcpw_state_name(t->rcv[k]),
+            tcpw_state_name(t->rcv_vis[k]), t->dropped[k] ? " dropped" : "",
+            tcpw_state_name((tcpw_state)p->st[p->side]), p->why[p->side] ? "*" : "",
+            tcpw_state_name((tcpw_state)p->st[1 - p->side]), p->why[1 - p->side] ? "*" : "",
+            p->fate_why ? tcpw_an_why_text((tcpw_an_why)p->fate_why) : "", p->evidence ? " #" : "",
+            (unsigned)p->evidence);
 }
 
 typedef struct stats {
@@ -226,10 +232,15 @@ static void sim_run_free(sim_run *r) {
     memset(r, 0, sizeof *r);
 }
 
-/* delay_side/delay_us: that side's application sends its data delay_us later than it would
- * have (tcpw_scn_app.send_delay_us); -1 for none. */
-static int do_run_delayed(const char *name, const tcpw_scn_options *opt, sim_run *out, bool dump,
-                          int delay_side, uint64_t delay_us) {
+/* An application that acts later than the scenario's: its data leaves send_us later, its
+ * close comes close_us later (tcpw_scn_app.send_delay_us, close_delay_us); side -1: none. */
+typedef struct app_later {
+    int side;
+    uint64_t send_us, close_us;
+} app_later;
+
+static int do_run_later(const char *name, const tcpw_scn_options *opt, sim_run *out, bool dump,
+                        app_later later) {
     memset(out, 0, sizeof *out);
     char path[] = "/tmp/tcpw-an-sim-XXXXXX";
     int fd = mkstemp(path);
@@ -243,7 +254,10 @@ static int do_run_delayed(const char *name, const tcpw_scn_options *opt, sim_run
     char run_err[256];
     int rc = tcpw_scn_prepare(name, &o, &run_spec, run_err, sizeof run_err);
     if (rc == TCPW_OK) {
-        if (delay_side >= 0) run_spec.app[delay_side].send_delay_us += delay_us;
+        if (later.side >= 0) {
+            run_spec.app[later.side].send_delay_us += later.send_us;
+            run_spec.app[later.side].close_delay_us += later.close_us;
+        }
         rc = tcpw_scn_run(&run_spec, &res);
     } else {
         memset(&res, 0, sizeof res);
@@ -286,6 +300,12 @@ static int do_run_delayed(const char *name, const tcpw_scn_options *opt, sim_run
         return -1;
     }
     return 0;
+}
+
+static int do_run_delayed(const char *name, const tcpw_scn_options *opt, sim_run *out, bool dump,
+                          int delay_side, uint64_t delay_us) {
+    app_later later = {delay_side, delay_us, 0};
+    return do_run_later(name, opt, out, dump, later);
 }
 
 static int do_run(const char *name, const tcpw_scn_options *opt, sim_run *out, bool dump) {
@@ -337,8 +357,8 @@ static bool pkt_ok(const an_view *v, const truth *t, int k, int *invisible) {
     return ok_s && ok_r && as == t->side[k];
 }
 
-static void print_pkt(const char *name, const char *label, const an_view *v, const truth *t,
-                      int k, const char *note) {
+static void print_pkt(const char *name, const char *label, const an_view *v, const truth *t, int k,
+                      const char *note) {
     const tcpw_an_pkt *p = &v->pkt[k];
     int s = t->side[k];
     fprintf(stderr, "%-20s %-12s #%-3d %s %-3s seq=%u  engine %s/%s  analyzer %s/%s%s%s\n", name,
@@ -490,7 +510,8 @@ static bool superseded_at_once(const an_view *v, const truth *t, int k) {
         t->len[k] || !(t->flags[k] & TCPW_ACK))
         return false;
     int k2 = k + 1;
-    while (k2 < t->n && t->side[k2] != t->side[k]) k2++;
+    while (k2 < t->n && t->side[k2] != t->side[k])
+        k2++;
     if (k2 >= t->n || t->dropped[k2] || t->t_us[k2] != t->t_us[k] || t->ack[k2] != t->ack[k] ||
         !(t->flags[k2] & TCPW_ACK))
         return false;
@@ -647,6 +668,70 @@ static void test_random_loss(void) {
     CHECK(total.packets > 0);
 }
 
+/* ---- what no capture can tell: two runs, the same capture bytes, different truths ---------- */
+
+/* Runs both; checks that the captures are byte for byte the same and that the engine's states
+ * differ at packet k (1-based) on side `rcv` (1: the receiver's, 0: the sender's). */
+static void same_bytes_other_truth(const char *name, const tcpw_scn_options *o1, app_later l1,
+                                   const tcpw_scn_options *o2, app_later l2, int k, int rcv,
+                                   tcpw_state st1, tcpw_state st2) {
+    sim_run r1, r2;
+    REQUIRE(do_run_later(name, o1, &r1, false, l1) == 0);
+    if (do_run_later(name, o2, &r2, false, l2) != 0) {
+        sim_run_free(&r1);
+        REQUIRE(!"second run failed");
+    }
+    CHECK_EQ_U(r1.pcap_len, r2.pcap_len);
+    CHECK(r1.pcap_len == r2.pcap_len && !memcmp(r1.pcap, r2.pcap, r1.pcap_len));
+    CHECK(k >= 1 && k <= r1.t->n && k <= r2.t->n);
+    if (k >= 1 && k <= r1.t->n && k <= r2.t->n) {
+        CHECK_STR(tcpw_state_name(rcv ? r1.t->rcv[k - 1] : r1.t->snd[k - 1]), tcpw_state_name(st1));
+        CHECK_STR(tcpw_state_name(rcv ? r2.t->rcv[k - 1] : r2.t->snd[k - 1]), tcpw_state_name(st2));
+    }
+    sim_run_free(&r1);
+    sim_run_free(&r2);
+}
+
+/* A lost ACK whose job the next segment did: in four-way, the server's ACK of the client's FIN
+ * (packet 7: the server's third segment, after its SYN+ACK and its response, which carries the
+ * ACK of the request) lost or not, its FIN+ACK 60 ms later takes the client to TIME_WAIT either
+ * way and the client sends nothing in between: FIN_WAIT_2 or FIN_WAIT_1 after packet 7. */
+static void test_undecidable_lost_ack(void) {
+    tcpw_scn_options clean, lost;
+    tcpw_scn_options_init(&clean);
+    tcpw_scn_options_init(&lost);
+    lost.rules[lost.nrules++] = "server>client#3";
+    app_later none = {-1, 0, 0};
+    same_bytes_other_truth("four-way", &clean, none, &lost, none, 7, 1, TCPW_FIN_WAIT_2,
+                           TCPW_FIN_WAIT_1);
+}
+
+/* A state change that sends nothing: old-duplicate's client calls close() once its 60 kB are
+ * queued; the FIN leaves with the last of them, 90 ms later, whenever within that span the
+ * call came. Packet 13 (60 ms) leaves in FIN_WAIT_1 or, with the call 50 ms later, in ESTABLISHED.
+ */
+static void test_undecidable_user_call(void) {
+    tcpw_scn_options o;
+    tcpw_scn_options_init(&o);
+    app_later none = {-1, 0, 0}, later = {TCPW_SCN_CLIENT, 0, 50000};
+    same_bytes_other_truth("old-duplicate", &o, none, &o, later, 13, 0, TCPW_FIN_WAIT_1,
+                           TCPW_ESTABLISHED);
+}
+
+/* A simultaneous open's SYN+ACK reaching SYN_RCVD is not acknowledged (RFC 9293 Figure 8): in
+ * close-in-syn-rcvd the server's SYN+ACK (packet 3) lost, the client stays in SYN_RCVD until the
+ * server's FIN+ACK 5 ms later and sends its request then; delivered, it is ESTABLISHED at once
+ * and an application that sends its request 5 ms after connecting makes the same bytes. */
+static void test_undecidable_application_timing(void) {
+    tcpw_scn_options clean, lost;
+    tcpw_scn_options_init(&clean);
+    tcpw_scn_options_init(&lost);
+    lost.rules[lost.nrules++] = "server>client#2";
+    app_later none = {-1, 0, 0}, later = {TCPW_SCN_CLIENT, 5000, 0};
+    same_bytes_other_truth("close-in-syn-rcvd", &lost, none, &clean, later, 3, 1, TCPW_SYN_RCVD,
+                           TCPW_ESTABLISHED);
+}
+
 int main(int argc, char **argv) {
     if (argc >= 3 && !strcmp(argv[1], "-d")) {
         /* -d SCENARIO [clean | RULE | loss:SEED]: dump one run */
@@ -670,6 +755,9 @@ int main(int argc, char **argv) {
     }
     g_verbose = argc > 1 && !strcmp(argv[1], "-v");
     g_quiet_random = argc > 1 && !strcmp(argv[1], "-n");
+    RUN(test_undecidable_lost_ack);
+    RUN(test_undecidable_user_call);
+    RUN(test_undecidable_application_timing);
     RUN(test_clean);
     RUN(test_single_losses);
     if (!g_quiet_random) RUN(test_random_loss);
