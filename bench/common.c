@@ -200,3 +200,25 @@ const char *bench_pop_name(uint64_t pop, char *buf, size_t cap) {
         snprintf(buf, cap, "tw%" PRIu64, pop);
     return buf;
 }
+
+int bench_main(int argc, char **argv, void (*sizes)(void), const bench_mode *modes, size_t n) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s sizes", argv[0]);
+        for (size_t i = 0; i < n; i++)
+            fprintf(stderr, "|%s", modes[i].name);
+        fprintf(stderr, " [options]\n");
+        return 2;
+    }
+    if (strcmp(argv[1], "sizes") == 0) {
+        sizes();
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(argv[1], modes[i].name) != 0) continue;
+        int cpu = (int)bench_opt_u64(argc, argv, "--cpu", (uint64_t)-1);
+        if (!bench_opt_flag(argc, argv, "--no-pin")) bench_pin_cpu(cpu);
+        modes[i].run(argc, argv);
+        return 0;
+    }
+    bench_die("unknown mode %s", argv[1]);
+}

@@ -58,6 +58,16 @@ uint64_t bench_opt_u64(int argc, char **argv, const char *name, uint64_t def);
 const char *bench_opt_str(int argc, char **argv, const char *name, const char *def);
 bool bench_opt_flag(int argc, char **argv, const char *name);
 
+/* A harness's modes: "sizes" prints the structure sizes; every other mode pins the CPU first
+ * (--cpu N, --no-pin) and runs with the arguments. */
+typedef struct bench_mode {
+    const char *name;
+    void (*run)(int argc, char **argv);
+} bench_mode;
+
+/* The main() of every harness: picks the mode named by argv[1] from modes[0..n). */
+int bench_main(int argc, char **argv, void (*sizes)(void), const bench_mode *modes, size_t n);
+
 /* Metric name for a TIME_WAIT population: 0 -> "tw0", 10000 -> "tw10k", 1000000 -> "tw1m". */
 const char *bench_pop_name(uint64_t pop, char *buf, size_t cap);
 

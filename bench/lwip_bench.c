@@ -604,26 +604,9 @@ static void run_sizes(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s lifecycle|bulk|cgseg|cglife|sizes [options]\n", argv[0]);
-        return 2;
-    }
-    const char *mode = argv[1];
-    if (strcmp(mode, "sizes") == 0) {
-        run_sizes();
-        return 0;
-    }
-    int cpu = (int)bench_opt_u64(argc, argv, "--cpu", (uint64_t)-1);
-    if (!bench_opt_flag(argc, argv, "--no-pin")) bench_pin_cpu(cpu);
-    if (strcmp(mode, "lifecycle") == 0)
-        run_lifecycle(argc, argv);
-    else if (strcmp(mode, "bulk") == 0)
-        run_bulk(argc, argv);
-    else if (strcmp(mode, "cgseg") == 0)
-        run_cgseg(argc, argv);
-    else if (strcmp(mode, "cglife") == 0)
-        run_cglife(argc, argv);
-    else
-        bench_die("unknown mode %s", mode);
-    return 0;
+    static const bench_mode modes[] = {{"lifecycle", run_lifecycle},
+                                       {"bulk", run_bulk},
+                                       {"cgseg", run_cgseg},
+                                       {"cglife", run_cglife}};
+    return bench_main(argc, argv, run_sizes, modes, sizeof modes / sizeof modes[0]);
 }
