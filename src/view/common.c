@@ -568,6 +568,21 @@ size_t view_utf8_valid(const char *s, size_t n, bool *bad) {
     return i;
 }
 
+void view_put_escaped(FILE *out, const char *s, void (*put_byte)(FILE *out, unsigned char ch),
+                      const char *replacement) {
+    size_t n = strlen(s);
+    while (n > 0) {
+        bool bad;
+        size_t ok = view_utf8_valid(s, n, &bad);
+        for (size_t k = 0; k < ok; k++)
+            put_byte(out, (unsigned char)s[k]);
+        if (!bad) break;
+        fputs(replacement, out);
+        s += ok + 1;
+        n -= ok + 1;
+    }
+}
+
 /* Full-width punctuation that must not start a line, and that must not end one. */
 static bool no_line_start(uint32_t cp) {
     return cp == 0xFF0C || cp == 0x3002 || cp == 0xFF09 || cp == 0xFF1A || cp == 0xFF1B ||

@@ -6,31 +6,23 @@
 #include "core/wire.h"
 #include "view/view_internal.h"
 
+static void put_string_byte(FILE *out, unsigned char ch) {
+    if (ch == '"' || ch == '\\')
+        fprintf(out, "\\%c", ch);
+    else if (ch == '\n')
+        fputs("\\n", out);
+    else if (ch == '\t')
+        fputs("\\t", out);
+    else if (ch < 0x20 || ch == 0x7F)
+        fprintf(out, "\\u%04x", ch);
+    else
+        fputc(ch, out);
+}
+
 /* A JSON string: quotes, escapes, control characters as \u00XX, invalid UTF-8 as U+FFFD. */
 static void put_string(FILE *out, const char *s) {
-    size_t n = strlen(s);
     fputc('"', out);
-    while (n > 0) {
-        bool bad;
-        size_t ok = view_utf8_valid(s, n, &bad);
-        for (size_t k = 0; k < ok; k++) {
-            unsigned char ch = (unsigned char)s[k];
-            if (ch == '"' || ch == '\\')
-                fprintf(out, "\\%c", ch);
-            else if (ch == '\n')
-                fputs("\\n", out);
-            else if (ch == '\t')
-                fputs("\\t", out);
-            else if (ch < 0x20 || ch == 0x7F)
-                fprintf(out, "\\u%04x", ch);
-            else
-                fputc(ch, out);
-        }
-        if (!bad) break;
-        fputs("\\ufffd", out);
-        s += ok + 1;
-        n -= ok + 1;
-    }
+    view_put_escaped(out, s, put_string_byte, "\\ufffd");
     fputc('"', out);
 }
 

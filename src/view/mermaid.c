@@ -26,29 +26,22 @@ typedef struct mm {
     char id[2][40];
 } mm;
 
-/* Text after a ':' in a message or note: entity codes for what mermaid would parse. */
-static void put_text(FILE *out, const char *s) {
-    size_t n = strlen(s);
-    while (n > 0) {
-        bool bad;
-        size_t ok = view_utf8_valid(s, n, &bad);
-        for (size_t k = 0; k < ok; k++) {
-            unsigned char ch = (unsigned char)s[k];
-            switch (ch) {
-            case ';': fputs("#59;", out); break;
-            case '#': fputs("#35;", out); break;
-            case '<': fputs("#60;", out); break;
-            case '>': fputs("#62;", out); break;
-            case '%': fputs("#37;", out); break;
-            case '"': fputs("#quot;", out); break;
-            default: fputc(ch < 0x20 || ch == 0x7F ? ' ' : ch, out); break;
-            }
-        }
-        if (!bad) break;
-        fputc('?', out);
-        s += ok + 1;
-        n -= ok + 1;
+/* One byte of text after a ':' in a message or note: entity codes for what mermaid would
+ * parse. */
+static void put_text_byte(FILE *out, unsigned char ch) {
+    switch (ch) {
+    case ';': fputs("#59;", out); break;
+    case '#': fputs("#35;", out); break;
+    case '<': fputs("#60;", out); break;
+    case '>': fputs("#62;", out); break;
+    case '%': fputs("#37;", out); break;
+    case '"': fputs("#quot;", out); break;
+    default: fputc(ch < 0x20 || ch == 0x7F ? ' ' : ch, out); break;
     }
+}
+
+static void put_text(FILE *out, const char *s) {
+    view_put_escaped(out, s, put_text_byte, "?");
 }
 
 static bool is_keyword(const char *id) {

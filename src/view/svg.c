@@ -101,27 +101,20 @@ typedef struct svg {
 
 /* ---- XML text ------------------------------------------------------------------------------- */
 
-static void put_xml(FILE *out, const char *s) {
-    size_t n = strlen(s);
-    while (n > 0) {
-        bool bad;
-        size_t ok = view_utf8_valid(s, n, &bad);
-        for (size_t k = 0; k < ok; k++) {
-            unsigned char ch = (unsigned char)s[k];
-            switch (ch) {
-            case '&': fputs("&amp;", out); break;
-            case '<': fputs("&lt;", out); break;
-            case '>': fputs("&gt;", out); break;
-            case '"': fputs("&quot;", out); break;
-            case '\'': fputs("&#39;", out); break;
-            default: fputc(ch < 0x20 || ch == 0x7F ? ' ' : ch, out); break;
-            }
-        }
-        if (!bad) break;
-        fputs("\xEF\xBF\xBD", out); /* U+FFFD for a byte that is not UTF-8 */
-        s += ok + 1;
-        n -= ok + 1;
+static void put_xml_byte(FILE *out, unsigned char ch) {
+    switch (ch) {
+    case '&': fputs("&amp;", out); break;
+    case '<': fputs("&lt;", out); break;
+    case '>': fputs("&gt;", out); break;
+    case '"': fputs("&quot;", out); break;
+    case '\'': fputs("&#39;", out); break;
+    default: fputc(ch < 0x20 || ch == 0x7F ? ' ' : ch, out); break;
     }
+}
+
+/* XML text; U+FFFD for a byte that is not UTF-8. */
+static void put_xml(FILE *out, const char *s) {
+    view_put_escaped(out, s, put_xml_byte, "\xEF\xBF\xBD");
 }
 
 static void put_title(FILE *out, const char *text) {

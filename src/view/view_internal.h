@@ -129,6 +129,10 @@ size_t view_wrap(const char *s, size_t width, const char **next);
 /* The length of the longest prefix of s[0..n) that is valid UTF-8 cut at a character boundary;
  * with *bad set when an invalid byte stopped it (n when all is valid). */
 size_t view_utf8_valid(const char *s, size_t n, bool *bad);
+/* Writes s to out for one format: every byte of valid UTF-8 through put_byte (the format's
+ * escaping), every byte that is not UTF-8 as `replacement`. */
+void view_put_escaped(FILE *out, const char *s, void (*put_byte)(FILE *out, unsigned char ch),
+                      const char *replacement);
 
 /* ---- explanations (explain.c) ------------------------------------------------------------- */
 
