@@ -218,11 +218,11 @@ static bool seq_acceptable(const tcpw_conn *c, uint32_t seq, uint32_t len) {
 }
 
 /* Trims the segment to the window: what lies before RCV.NXT (including an old SYN) or beyond
- * the right edge goes. Returns whether anything old was cut (then an ACK is owed); *old_fin
- * tells whether a FIN was among it (the peer retransmitting its FIN). */
-static bool trim_to_window(tcpw_conn *c, tcpw_seg *seg, bool *old_fin) {
+ * the right edge goes. Returns whether anything old was cut (then an ACK is owed). (A segment
+ * whose FIN is old is wholly old and never gets here: it fails the acceptability test, and a
+ * repeated FIN in TIME_WAIT is handled there.) */
+static bool trim_to_window(tcpw_conn *c, tcpw_seg *seg) {
     bool old = false;
-    *old_fin = false;
     if ((seg->flags & TCPW_SYN) && seq_lt(seg->seq, c->rcv_nxt)) {
         seg->flags &= (uint8_t)~TCPW_SYN;
         seg->seq++;
@@ -237,7 +237,6 @@ static bool trim_to_window(tcpw_conn *c, tcpw_seg *seg, bool *old_fin) {
             if ((seg->flags & TCPW_FIN) && seq_lt(seg->seq + seg->data_len, c->rcv_nxt)) {
                 seg->flags &= (uint8_t)~TCPW_FIN;
                 seg->len--;
-                *old_fin = true;
             }
         }
         seg->data += cut;
@@ -568,14 +567,7 @@ static void synchronized_arrives(tcpw_conn *c, tcpw_seg *seg) {
         if (!(seg->flags & TCPW_RST)) send_ack(c);
         return;
     }
-    bool old_fin;
-    if (trim_to_window(c, seg, &old_fin)) c->ack_now = true;
-    if (old_fin && c->state == TCPW_TIME_WAIT) {
-        /* RFC 9293 §3.10.7.4 eighth: a retransmitted FIN in TIME_WAIT is acknowledged again
-         * and restarts the 2MSL timeout. */
-        conn_note(c, "retransmitted FIN in TIME_WAIT: ACK again, restart 2MSL");
-        conn_enter_time_wait(c);
-    }
+    if (trim_to_window(c, seg)) c->ack_now = true;
     /* RFC 7323 §4.3 R3: remember the newest timestamp of an in-sequence segment. */
     if (c->ts_ok && seg->opts.has_ts && seq_ge(seg->opts.tsval, c->ts_recent) &&
         seq_le(orig_seq, c->last_ack_sent)) {
