@@ -85,13 +85,6 @@ static void update_send_window(tcpw_conn *c, const tcpw_seg *seg) {
 
 /* ---- LISTEN (RFC 9293 §3.10.7.2) ------------------------------------------------------------ */
 
-static void conn_start_sequence(tcpw_conn *c, uint32_t iss, uint32_t ts_offset) {
-    c->iss = iss;
-    c->snd_una = c->snd_nxt = c->snd_max = iss;
-    c->buf_seq = iss + 1;
-    c->ts_offset = ts_offset;
-}
-
 /* Creates the SYN_RCVD child of listener l for this SYN. iss_floor, when nonzero, is the
  * sequence number the new incarnation must start beyond (reopen from TIME_WAIT, RFC 6191). */
 static void listen_accept_syn(tcpw_conn *l, const tcpw_packet *p, tcpw_seg *seg, bool has_floor,

@@ -218,6 +218,15 @@ tcpw_conn *conn_new(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoi
     return c;
 }
 
+/* The send sequence space of a new connection (RFC 9293 §3.4): nothing sent yet, the data
+ * starts after the SYN; both active and passive opens start here. */
+void conn_start_sequence(tcpw_conn *c, uint32_t iss, uint32_t ts_offset) {
+    c->iss = iss;
+    c->snd_una = c->snd_nxt = c->snd_max = iss;
+    c->buf_seq = iss + 1;
+    c->ts_offset = ts_offset;
+}
+
 /* Buffers are allocated when a connection is about to carry data (SYN sent or received). */
 int conn_alloc_buffers(tcpw_conn *c) {
     tcpw_stack *s = c->stack;

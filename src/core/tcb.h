@@ -268,6 +268,7 @@ void stack_note(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *
                 tcpw_state st, const char *text);
 tcpw_conn *conn_new(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *remote);
 int conn_alloc_buffers(tcpw_conn *c);
+void conn_start_sequence(tcpw_conn *c, uint32_t iss, uint32_t ts_offset);
 void conn_reap(tcpw_conn *c);
 void conn_destroy(tcpw_conn *c);
 void conn_close_now(tcpw_conn *c, int error, uint32_t event, tcpw_cause cause, const char *what,

@@ -77,10 +77,7 @@ int tcpw_connect(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint 
         conn_destroy(c);
         return TCPW_ENOMEM;
     }
-    c->iss = iss;
-    c->snd_una = c->snd_nxt = c->snd_max = iss;
-    c->buf_seq = iss + 1;
-    c->ts_offset = ts_offset;
+    conn_start_sequence(c, iss, ts_offset);
     /* We offer window scale and timestamps; the SYN+ACK decides (apply_syn_options). */
     c->ws_ok = s->cfg.window_scale;
     c->ts_ok = s->cfg.timestamps;
