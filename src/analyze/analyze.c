@@ -547,6 +547,10 @@ const char *tcpw_an_why_text(tcpw_an_why w) {
     case TCPW_AN_WHY_CLOSED_UNSEEN:
         return "it answered with a closed port's RST (RFC 9293 §3.10.7.1): it had closed before "
                "this arrived, by a call that sent nothing";
+    case TCPW_AN_WHY_LOST_NO_RST:
+        return "the packet did not arrive: it acknowledged the FIN of an endpoint in LAST_ACK, "
+               "which it would have closed, and that endpoint let a later segment pass without "
+               "the RST a closed port sends (RFC 9293 §3.10.7.1)";
     case TCPW_AN_WHY_COUNT: break;
     }
     return "";

@@ -88,6 +88,8 @@ typedef enum tcpw_an_why {
                                      (a close() or abort() that sent nothing) */
     TCPW_AN_WHY_DELAYED,          /* a copy that arrived late, after the connection had closed:
                                      the receiver's closed-port RST answered it */
+    TCPW_AN_WHY_LOST_NO_RST,      /* lost: the ACK of a FIN in LAST_ACK, yet its receiver did not
+                                     answer a later segment with a closed port's RST */
     TCPW_AN_WHY_COUNT
 } tcpw_an_why;
 

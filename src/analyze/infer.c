@@ -238,11 +238,14 @@ static uint64_t surely_arrived(const tcpw_an_conn *c, int b, uint64_t t) {
     return t + c->lag_us[b] + c->lag_us[b] / 2 + 1000;
 }
 
-/* Whether packet j, which repeats sequence space, left when a retransmission timer would
- * have fired (RFC 6298: the first after about a second, more after the backoff of earlier losses;
- * each later one at most about twice the one before), rather than being
- * an old duplicate or a replay long after the connection was over. */
-static bool plausible_retransmission(const tcpw_an_conn *c, size_t j) {
+/* When packet j, which repeats sequence space, left compared with when a retransmission
+ * timer would have fired (RFC 6298: the first after about a second, more after the backoff of
+ * earlier losses; each later one at most about twice the one before): at such a time, or
+ * sooner or later than any timer — an old duplicate, or a replay long after the connection
+ * was over. */
+typedef enum { RETX_TOO_SOON, RETX_PLAUSIBLE, RETX_TOO_LATE } retx_timing;
+
+static retx_timing retransmission_timing(const tcpw_an_conn *c, size_t j) {
     const tcpw_an_pkt *q = &c->pkt[j];
     uint64_t prev = 0, prevprev = 0;
     int found = 0;
@@ -278,7 +281,7 @@ static bool plausible_retransmission(const tcpw_an_conn *c, size_t j) {
             }
         }
     }
-    if (!found) return true;
+    if (!found) return RETX_PLAUSIBLE;
     uint64_t gap = q->t_us - prev;
     uint64_t limit = 15000000u; /* room for the backoff of earlier losses (1+2+4+8 s) */
     if (found == 2 && prev > prevprev) {
@@ -287,9 +290,9 @@ static bool plausible_retransmission(const tcpw_an_conn *c, size_t j) {
         /* the timer backs off, doubling (RFC 6298 5.5) up to its ceiling (at least 60 s,
          * 2.5): a third copy sooner than that is no timer's */
         uint64_t least = before >= 60000000u ? before * 9 / 10 : before * 19 / 10;
-        if (gap < least) return false;
+        if (gap < least) return RETX_TOO_SOON;
     }
-    return gap <= limit;
+    return gap <= limit ? RETX_PLAUSIBLE : RETX_TOO_LATE;
 }
 
 static void mark_lost(tcpw_an_pkt *p, tcpw_an_why why, size_t evidence) {
@@ -484,9 +487,42 @@ static void synack_late_lost(tcpw_an_conn *c, size_t i) {
     }
 }
 
+/* p = pkt[i] acknowledges the FIN that b sent again in q = pkt[j], a FIN b sent after it had
+ * received p's sender's FIN (it acknowledges it): b was in LAST_ACK, and p, had it arrived,
+ * closed it (RFC 9293 §3.10.7.4 fifth, LAST-ACK). A closed endpoint answers every segment but
+ * a RST with a RST (§3.10.7.1). When the peer's answer to q reached b and b sent no RST for it
+ * — nothing more, or something else — b had not closed. Returns that answer's index, or
+ * SIZE_MAX when it shows nothing (no FIN, no answer, or the RST came). */
+static size_t unanswered_by_closed(const tcpw_an_conn *c, size_t i, size_t j) {
+    const tcpw_an_pkt *p = &c->pkt[i], *q = &c->pkt[j];
+    int a = p->side, b = q->side;
+    if (!(q->flags & TCPW_FIN) || !(q->flags & TCPW_ACK) || p->ack != q->seq + q->len + 1)
+        return SIZE_MAX;
+    bool a_fin = false;
+    for (size_t k = i + 1; k-- > 0 && !a_fin;) {
+        const tcpw_an_pkt *o = &c->pkt[k];
+        if (o->side == a && (o->flags & TCPW_FIN) && !(o->flags & TCPW_RST)) {
+            if (!seq_ge(q->ack, o->seq + o->len + 1)) return SIZE_MAX;
+            a_fin = true;
+        }
+    }
+    if (!a_fin) return SIZE_MAX;
+    size_t k = j + 1;
+    while (k < c->npkt && c->pkt[k].side != a)
+        k++;
+    if (k >= c->npkt || (c->pkt[k].flags & TCPW_RST) || !(c->pkt[k].flags & TCPW_ACK))
+        return SIZE_MAX;
+    for (size_t m = k + 1; m < c->npkt; m++)
+        if (c->pkt[m].side == b) return (c->pkt[m].flags & TCPW_RST) ? SIZE_MAX : k;
+    return k;
+}
+
 /* A segment whose ACK field acknowledged something new of its receiver never arrived when
  * the receiver, having had time to get it, sent again what it acknowledged at a plausible
- * retransmission time (RFC 6298 §5: only what is unacknowledged is retransmitted).
+ * retransmission time (RFC 6298 §5: only what is unacknowledged is retransmitted) — or, at
+ * another time before its timer would have fired (an old duplicate of its FIN, held in the
+ * network), when the ACK would have closed it and it did not answer like a closed port
+ * (unanswered_by_closed).
  * next_seq[j]: the first packet at or after j of the receiver's side with sequence space. */
 static void ack_lost(tcpw_an_conn *c, size_t i, const uint32_t *next_seq) {
     tcpw_an_pkt *p = &c->pkt[i];
@@ -497,9 +533,15 @@ static void ack_lost(tcpw_an_conn *c, size_t i, const uint32_t *next_seq) {
         if (q->side != b) continue;
         /* (sent at the very instant of the arrival, it may have left before: a timer's) */
         if (q->t_us <= after) continue;
-        if (!(q->flags & TCPW_RST) && seq_lt(q->seq, p->ack) && !(q->marks & TCPW_AN_KEEPALIVE) &&
-            plausible_retransmission(c, j))
+        if ((q->flags & TCPW_RST) || !seq_lt(q->seq, p->ack) || (q->marks & TCPW_AN_KEEPALIVE))
+            return;
+        /* (a copy later than the timer would have fired shows the timer had stopped) */
+        retx_timing when = retransmission_timing(c, j);
+        size_t k;
+        if (when == RETX_PLAUSIBLE)
             mark_lost(p, TCPW_AN_WHY_LOST_ACK, j);
+        else if (when == RETX_TOO_SOON && (k = unanswered_by_closed(c, i, j)) != SIZE_MAX)
+            mark_lost(p, TCPW_AN_WHY_LOST_NO_RST, k);
         return;
     }
 }

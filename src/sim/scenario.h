@@ -52,7 +52,7 @@
 
 #define TCPW_SCN_CLIENT     0 /* side / node index of the client */
 #define TCPW_SCN_SERVER     1 /* side / node index of the server */
-#define TCPW_SCN_MAX_RULES  16
+#define TCPW_SCN_MAX_RULES  64
 #define TCPW_SCN_MAX_CONNS  4 /* connections one application makes or accepts in a run */
 #define TCPW_SCN_MAX_INJECT 4
 #define TCPW_SCN_NEVER_US   UINT64_MAX
