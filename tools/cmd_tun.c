@@ -106,7 +106,8 @@ static const char *const usage_text[] = {
     "  --delay T  --reorder-delay T     T with unit us, ms (the default) or s",
     "  --impair in|out|both             directions impaired (default both)   --seed N",
     "engine:",
-    "  --msl S (30; TIME_WAIT lasts 2MSL; units as 500ms)  --rto-min MS (200)  --delayed-ack MS (40)",
+    "  --msl S (30; TIME_WAIT lasts 2MSL; units as 500ms)  --rto-min MS (200)  --delayed-ack MS "
+    "(40)",
     "  --sndbuf B  --rcvbuf B (262144)  --no-timestamps  --no-window-scale  --no-nagle",
     "run:",
     "  --count N           stop after N connections (connect: make N, one after another)",

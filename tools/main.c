@@ -11,7 +11,8 @@ static const struct {
 } commands[] = {
     {"sim", cmd_sim, "run a close scenario in the deterministic simulator and draw it"},
     {"tun", cmd_tun, "talk to the Linux kernel's TCP over a TUN device in a network namespace"},
-    {"analyze", cmd_analyze, "read a capture: both endpoints' states on every packet, close verdicts"},
+    {"analyze", cmd_analyze,
+     "read a capture: both endpoints' states on every packet, close verdicts"},
 };
 
 static void usage(FILE *f) {

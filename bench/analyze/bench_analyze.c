@@ -27,8 +27,9 @@ static void seg(FILE *f, uint64_t *t, uint32_t conn, bool c2s, uint8_t flags, ui
                 uint32_t ack, size_t len) {
     tcpw_segment_out o;
     memset(&o, 0, sizeof o);
-    tcpw_endpoint cl = {.addr = tcpw_addr_v4(10, (uint8_t)(conn >> 16), (uint8_t)(conn >> 8), (uint8_t)conn),
-                        .port = (uint16_t)(1024 + conn % 60000)};
+    tcpw_endpoint cl = {
+        .addr = tcpw_addr_v4(10, (uint8_t)(conn >> 16), (uint8_t)(conn >> 8), (uint8_t)conn),
+        .port = (uint16_t)(1024 + conn % 60000)};
     tcpw_endpoint sv = {.addr = tcpw_addr_v4(10, 255, 0, 1), .port = 80};
     o.src = c2s ? cl : sv;
     o.dst = c2s ? sv : cl;

@@ -551,6 +551,13 @@ const char *tcpw_an_why_text(tcpw_an_why w) {
         return "the packet did not arrive: it acknowledged the FIN of an endpoint in LAST_ACK, "
                "which it would have closed, and that endpoint let a later segment pass without "
                "the RST a closed port sends (RFC 9293 §3.10.7.1)";
+    case TCPW_AN_WHY_DELAYED_ACKED:
+        return "it arrived late, held back in the network: its receiver acknowledged its bytes, "
+               "which no other copy carried, only long after it would have arrived (RFC 9293 "
+               "§3.4, §3.10.7.4 seventh)";
+    case TCPW_AN_WHY_LOST_NO_FILL_ACK:
+        return "the packet did not arrive: it would have filled its receiver's hole, which is "
+               "acknowledged at once (RFC 5681 §4.2), and its receiver sent nothing then";
     case TCPW_AN_WHY_COUNT: break;
     }
     return "";

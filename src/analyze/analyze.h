@@ -60,7 +60,9 @@ enum {
     TCPW_AN_SNAPLEN = 1u << 8,   /* payload cut by the capture's snap length */
     TCPW_AN_DELAYED = 1u << 9,   /* inferred: held back in the network, it reached the receiver
                                     long after it was sent — after the receiver's packet
-                                    late_after (an old duplicate); evidence: the RST answering it */
+                                    late_after (an old duplicate); evidence: the answer that
+                                    shows it (a closed port's RST, a repeated ACK, the ACK that
+                                    first covers it) */
 };
 
 /* Why a state was inferred rather than seen (tcpw_an_pkt.why[side], tcpw_an_trans.why). */
@@ -90,6 +92,9 @@ typedef enum tcpw_an_why {
                                      the receiver's closed-port RST answered it */
     TCPW_AN_WHY_LOST_NO_RST,      /* lost: the ACK of a FIN in LAST_ACK, yet its receiver did not
                                      answer a later segment with a closed port's RST */
+    TCPW_AN_WHY_DELAYED_ACKED,    /* a copy that arrived late: its receiver acknowledged its bytes,
+                                     which no other copy carried, long after it was sent */
+    TCPW_AN_WHY_LOST_NO_FILL_ACK, /* lost: filling the receiver's hole, it drew no immediate ACK */
     TCPW_AN_WHY_COUNT
 } tcpw_an_why;
 

@@ -434,6 +434,42 @@ static void hole_lost(tcpw_an_conn *c, size_t i, uint32_t b_ack, const uint32_t 
     }
 }
 
+/* A segment that fills the receiver's hole — the receiver, holding data beyond it, had been
+ * sending duplicate ACKs for exactly its first octet — is acknowledged at once (RFC 5681 §4.2:
+ * "a TCP receiver SHOULD send an immediate ACK when the incoming segment fills in all or part
+ * of a gap"; RFC 9293 §3.10.7.4 seventh). A receiver whose next packet left well after this one
+ * would have arrived never got it. */
+static void fill_lost(tcpw_an_conn *c, size_t i, uint32_t b_ack, const uint32_t *next_b) {
+    tcpw_an_pkt *p = &c->pkt[i];
+    int b = 1 - p->side;
+    if (!c->lag_known[b] || (p->flags & TCPW_SYN) || p->seq != b_ack) return;
+    bool dup = false;
+    for (size_t k = i, seen = 0; k-- > 0 && seen < 64 && !dup;) {
+        const tcpw_an_pkt *o = &c->pkt[k];
+        if (o->side != b) continue;
+        seen++;
+        if (!(o->flags & TCPW_ACK) || o->ack != b_ack) break;
+        dup = o->marks & TCPW_AN_DUP_ACK;
+    }
+    if (!dup) return;
+    /* (and the data beyond it: a segment of its sender's above it, not inferred lost) */
+    bool beyond = false;
+    for (size_t k = i, seen = 0; k-- > 0 && seen < 64 && !beyond;) {
+        const tcpw_an_pkt *o = &c->pkt[k];
+        if (o->side != p->side || !seglen(o) || (o->flags & TCPW_RST)) continue;
+        seen++;
+        beyond = seq_gt(o->seq, p->seq) && !(o->marks & TCPW_AN_LOST);
+    }
+    if (!beyond) return;
+    uint64_t lb = c->lag_us[b], arrival = p->t_us + lb;
+    for (size_t j = next_b[i + 1]; j < c->npkt; j = next_b[j + 1]) {
+        const tcpw_an_pkt *q = &c->pkt[j];
+        if (q->t_us < arrival) continue;
+        if (q->t_us > arrival + lb / 2 + 1000) mark_lost(p, TCPW_AN_WHY_LOST_NO_FILL_ACK, j);
+        return;
+    }
+}
+
 /* A SYN reaching LISTEN or SYN-SENT is answered with <SYN,ACK> (RFC 9293 §3.10.7.2 third,
  * §3.10.7.3 fourth: in a simultaneous open too), or at a closed port with RST (§3.10.7.1).
  * A SYN whose receiver went on to acknowledge it with a plain ACK and never with a SYN+ACK
@@ -490,31 +526,40 @@ static void synack_late_lost(tcpw_an_conn *c, size_t i) {
 /* p = pkt[i] acknowledges the FIN that b sent again in q = pkt[j], a FIN b sent after it had
  * received p's sender's FIN (it acknowledges it): b was in LAST_ACK, and p, had it arrived,
  * closed it (RFC 9293 §3.10.7.4 fifth, LAST-ACK). A closed endpoint answers every segment but
- * a RST with a RST (§3.10.7.1). When the peer's answer to q reached b and b sent no RST for it
- * — nothing more, or something else — b had not closed. Returns that answer's index, or
- * SIZE_MAX when it shows nothing (no FIN, no answer, or the RST came). */
-static size_t unanswered_by_closed(const tcpw_an_conn *c, size_t i, size_t j) {
+ * a RST with a RST (§3.10.7.1), an endpoint still in LAST_ACK takes the peer's ACK of the FIN
+ * quietly. So the peer's answer to q tells: a RST from b for it (CLOSED_RST: b had closed, p
+ * arrived and q was an old duplicate held in the network), or nothing of the kind — b sent
+ * nothing more, or something else (CLOSED_SILENT: b had not closed, p never arrived). *answer:
+ * the index of that answer. */
+typedef enum { CLOSED_NO_SIGN, CLOSED_RST, CLOSED_SILENT } closed_sign;
+
+static closed_sign answer_to_fin_copy(const tcpw_an_conn *c, size_t i, size_t j, size_t *answer) {
     const tcpw_an_pkt *p = &c->pkt[i], *q = &c->pkt[j];
     int a = p->side, b = q->side;
     if (!(q->flags & TCPW_FIN) || !(q->flags & TCPW_ACK) || p->ack != q->seq + q->len + 1)
-        return SIZE_MAX;
+        return CLOSED_NO_SIGN;
     bool a_fin = false;
     for (size_t k = i + 1; k-- > 0 && !a_fin;) {
         const tcpw_an_pkt *o = &c->pkt[k];
         if (o->side == a && (o->flags & TCPW_FIN) && !(o->flags & TCPW_RST)) {
-            if (!seq_ge(q->ack, o->seq + o->len + 1)) return SIZE_MAX;
+            if (!seq_ge(q->ack, o->seq + o->len + 1)) return CLOSED_NO_SIGN;
             a_fin = true;
         }
     }
-    if (!a_fin) return SIZE_MAX;
+    if (!a_fin) return CLOSED_NO_SIGN;
     size_t k = j + 1;
     while (k < c->npkt && c->pkt[k].side != a)
         k++;
     if (k >= c->npkt || (c->pkt[k].flags & TCPW_RST) || !(c->pkt[k].flags & TCPW_ACK))
-        return SIZE_MAX;
+        return CLOSED_NO_SIGN;
+    *answer = k;
     for (size_t m = k + 1; m < c->npkt; m++)
-        if (c->pkt[m].side == b) return (c->pkt[m].flags & TCPW_RST) ? SIZE_MAX : k;
-    return k;
+        if (c->pkt[m].side == b)
+            return (c->pkt[m].flags & (TCPW_RST | TCPW_ACK)) == TCPW_RST &&
+                           c->pkt[m].seq == c->pkt[k].ack
+                       ? CLOSED_RST
+                       : CLOSED_SILENT;
+    return CLOSED_SILENT;
 }
 
 /* A segment whose ACK field acknowledged something new of its receiver never arrived when
@@ -522,7 +567,8 @@ static size_t unanswered_by_closed(const tcpw_an_conn *c, size_t i, size_t j) {
  * retransmission time (RFC 6298 §5: only what is unacknowledged is retransmitted) — or, at
  * another time before its timer would have fired (an old duplicate of its FIN, held in the
  * network), when the ACK would have closed it and it did not answer like a closed port
- * (unanswered_by_closed).
+ * (answer_to_fin_copy). A closed port's RST for the answer to that FIN shows it arrived,
+ * whenever the copy came.
  * next_seq[j]: the first packet at or after j of the receiver's side with sequence space. */
 static void ack_lost(tcpw_an_conn *c, size_t i, const uint32_t *next_seq) {
     tcpw_an_pkt *p = &c->pkt[i];
@@ -537,10 +583,12 @@ static void ack_lost(tcpw_an_conn *c, size_t i, const uint32_t *next_seq) {
             return;
         /* (a copy later than the timer would have fired shows the timer had stopped) */
         retx_timing when = retransmission_timing(c, j);
-        size_t k;
+        size_t k = SIZE_MAX;
+        closed_sign sign = answer_to_fin_copy(c, i, j, &k);
+        if (sign == CLOSED_RST) return;
         if (when == RETX_PLAUSIBLE)
             mark_lost(p, TCPW_AN_WHY_LOST_ACK, j);
-        else if (when == RETX_TOO_SOON && (k = unanswered_by_closed(c, i, j)) != SIZE_MAX)
+        else if (when == RETX_TOO_SOON && sign == CLOSED_SILENT)
             mark_lost(p, TCPW_AN_WHY_LOST_NO_RST, k);
         return;
     }
@@ -611,6 +659,49 @@ static size_t delayed_copies(tcpw_an_conn *c) {
             prev_ack[b] = p->ack;
             prev_win[b] = p->win;
             prev_known[b] = true;
+        }
+    }
+    return found;
+}
+
+/* A segment inferred lost whose sequence space its receiver acknowledged later, when no other
+ * copy of any of it was sent before that acknowledgment (or only copies inferred lost
+ * themselves): only this, the first, can have brought it (RFC 9293 §3.10.7.4 seventh: what is
+ * acknowledged arrived). Held back in the network (§3.4: segments may be delayed and arrive out of
+ * order), it reached the receiver late, just before the acknowledgment that first covers it.
+ * Returns how many it found. */
+static size_t late_arrivals(tcpw_an_conn *c) {
+    size_t found = 0;
+    for (size_t i = 0; i < c->npkt; i++) {
+        tcpw_an_pkt *p = &c->pkt[i];
+        uint32_t sl = seglen(p);
+        /* (a repeat, or a segment below what its sender had sent: an earlier copy exists) */
+        if (!(p->marks & TCPW_AN_LOST) || !sl || (p->flags & (TCPW_RST | TCPW_SYN)) ||
+            (p->marks & (TCPW_AN_RETRANS | TCPW_AN_OOO | TCPW_AN_KEEPALIVE)))
+            continue;
+        int a = p->side;
+        uint32_t end = p->seq + sl;
+        size_t before = SIZE_MAX;
+        for (size_t j = i + 1; j < c->npkt && j < i + LOSS_SCAN_MAX; j++) {
+            const tcpw_an_pkt *q = &c->pkt[j];
+            if (q->side == a) {
+                uint32_t ql = seglen(q);
+                if (ql && !(q->flags & (TCPW_RST)) && !(q->marks & TCPW_AN_LOST) &&
+                    seq_lt(q->seq, end) && seq_gt(q->seq + ql, p->seq))
+                    break; /* another copy that may have brought them */
+                continue;
+            }
+            if ((q->flags & TCPW_RST) || !(q->flags & TCPW_ACK) || !seq_ge(q->ack, end)) {
+                before = j;
+                continue;
+            }
+            if (before == SIZE_MAX) break; /* acknowledged at once: not a late arrival */
+            p->marks = (uint16_t)((p->marks & ~TCPW_AN_LOST) | TCPW_AN_DELAYED | TCPW_AN_LATE);
+            p->fate_why = TCPW_AN_WHY_DELAYED_ACKED;
+            p->evidence = (uint32_t)(j + 1);
+            p->late_after = (uint32_t)(before + 1);
+            found++;
+            break;
         }
     }
     return found;
@@ -689,6 +780,8 @@ static int losses(tcpw_an_conn *c) {
             unacked_lost(c, i, next_any[b]);
         if (!(p->marks & TCPW_AN_LOST) && new_seq && ack_known[b])
             hole_lost(c, i, high_ack[b], next_any[b]);
+        if (!(p->marks & TCPW_AN_LOST) && new_seq && ack_known[b])
+            fill_lost(c, i, high_ack[b], next_any[b]);
         /* (a SYN its receiver had acknowledged before is a repeat: not a first contact) */
         if (!(p->marks & TCPW_AN_LOST) && (p->flags & (TCPW_SYN | TCPW_ACK)) == TCPW_SYN && new_seq)
             syn_lost(c, i);
@@ -710,7 +803,7 @@ static int losses(tcpw_an_conn *c) {
         }
     }
     if (buf != small) free(buf);
-    c->ndelayed = delayed_copies(c);
+    c->ndelayed = late_arrivals(c) + delayed_copies(c);
     for (size_t i = 0; i < n; i++)
         if (c->pkt[i].marks & TCPW_AN_LOST) c->st[c->pkt[i].side].lost++;
     return 0;
@@ -1232,7 +1325,7 @@ static void deliver_delayed(run *r, int xs, size_t qi) {
         tcpw_an_pkt *p = &c->pkt[k];
         if (!(p->marks & TCPW_AN_DELAYED) || p->evidence != qi + 1 || p->side == xs) continue;
         ep_recv(r, xs, k, c->pkt[qi].t_us);
-        p->why[xs] = TCPW_AN_WHY_DELAYED;
+        p->why[xs] = p->fate_why;
     }
 }
 
