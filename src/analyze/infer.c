@@ -242,10 +242,10 @@ static uint64_t surely_arrived(const tcpw_an_conn *c, int b, uint64_t t) {
  * timer would have fired (RFC 6298: the first after about a second, more after the backoff of
  * earlier losses; each later one at most about twice the one before): at such a time, or
  * sooner or later than any timer — an old duplicate, or a replay long after the connection
- * was over. */
+ * was over. `ignore`: an acknowledgment whose own arrival is in question (SIZE_MAX: none). */
 typedef enum { RETX_TOO_SOON, RETX_PLAUSIBLE, RETX_TOO_LATE } retx_timing;
 
-static retx_timing retransmission_timing(const tcpw_an_conn *c, size_t j) {
+static retx_timing retransmission_timing(const tcpw_an_conn *c, size_t j, size_t ignore) {
     const tcpw_an_pkt *q = &c->pkt[j];
     uint64_t prev = 0, prevprev = 0;
     int found = 0;
@@ -266,12 +266,15 @@ static retx_timing retransmission_timing(const tcpw_an_conn *c, size_t j) {
     }
     if (found == 2) {
         /* the backoff holds only while nothing new was acknowledged: a new ACK restarts
-         * the timer from a fresh RTO (RFC 6298 5.3, 5.7) */
+         * the timer from a fresh RTO (RFC 6298 5.3, 5.7) — one that arrived (not inferred
+         * lost; the losses of packets before j are known by now) */
         bool known = false;
         uint32_t first = 0;
         for (size_t k = kpp; k < j; k++) {
             const tcpw_an_pkt *o = &c->pkt[k];
-            if (o->side == q->side || !(o->flags & TCPW_ACK) || (o->flags & TCPW_RST)) continue;
+            if (o->side == q->side || !(o->flags & TCPW_ACK) || (o->flags & TCPW_RST) ||
+                (o->marks & TCPW_AN_LOST) || k == ignore)
+                continue;
             if (!known) {
                 first = o->ack;
                 known = true;
@@ -582,7 +585,7 @@ static void ack_lost(tcpw_an_conn *c, size_t i, const uint32_t *next_seq) {
         if ((q->flags & TCPW_RST) || !seq_lt(q->seq, p->ack) || (q->marks & TCPW_AN_KEEPALIVE))
             return;
         /* (a copy later than the timer would have fired shows the timer had stopped) */
-        retx_timing when = retransmission_timing(c, j);
+        retx_timing when = retransmission_timing(c, j, i);
         size_t k = SIZE_MAX;
         closed_sign sign = answer_to_fin_copy(c, i, j, &k);
         if (sign == CLOSED_RST) return;
