@@ -516,6 +516,9 @@ static void synack_late_lost(tcpw_an_conn *c, size_t i) {
                 later = j;
             continue;
         }
+        /* (its own bare SYN sent again before this one could arrive: still in SYN-SENT) */
+        if ((q->flags & (TCPW_SYN | TCPW_ACK | TCPW_RST)) == TCPW_SYN && q->t_us < p->t_us + lb)
+            continue;
         if (q->flags & (TCPW_SYN | TCPW_RST)) return; /* not in SYN-SENT, or gone */
         if (!(q->flags & TCPW_ACK) || !seq_gt(q->ack, p->seq)) continue;
         /* the first acknowledgment of the SYN */
