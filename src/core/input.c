@@ -678,8 +678,7 @@ static void synchronized_arrives(tcpw_conn *c, tcpw_seg *seg) {
     if (c->state != TCPW_CLOSED) conn_output(c);
 }
 
-void conn_segment_arrives(tcpw_conn *c, const tcpw_packet *p, tcpw_seg *seg) {
-    (void)p;
+void conn_segment_arrives(tcpw_conn *c, tcpw_seg *seg) {
     switch (c->state) {
     case TCPW_CLOSED:
     case TCPW_LISTEN: return; /* not in the table in these states */

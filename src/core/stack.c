@@ -327,14 +327,14 @@ void conn_enter_time_wait(tcpw_conn *c) {
 
 /* ---- packets in ------------------------------------------------------------------------------ */
 
-static void seg_from_packet(const tcpw_packet *p, bool in_rcvbuf, tcpw_seg *seg) {
+static void seg_from_packet(const tcpw_packet *p, tcpw_seg *seg) {
     seg->seq = p->seq;
     seg->ack = p->ack;
     seg->flags = p->flags & 0x3f;
     seg->wnd = p->win;
     seg->data = p->payload;
     seg->data_len = (uint32_t)p->payload_len;
-    seg->in_rcvbuf = in_rcvbuf;
+    seg->in_rcvbuf = false;
     /* SEG.LEN counts SYN and FIN (TCPW_SYN is bit 1, TCPW_FIN bit 0) */
     seg->len = seg->data_len + (seg->flags >> 1 & 1u) + (seg->flags & 1u);
     seg->opts = p->opts;
@@ -381,15 +381,146 @@ static tcpw_conn *conn_for(tcpw_stack *s, const tcpw_packet *p) {
  * provisional: the buffer's length moves only if the segment is accepted (text_and_fin). Not
  * when out-of-order ranges are held beyond the in-order bytes: a corrupt payload must never
  * overwrite them. */
-static bool payload_fits_in_place(const tcpw_conn *c, const tcpw_packet *p) {
+static bool payload_fits_in_place(const tcpw_conn *c, const tcpw_seg *seg) {
     return (c->state == TCPW_ESTABLISHED || c->state == TCPW_FIN_WAIT_1 ||
             c->state == TCPW_FIN_WAIT_2) &&
-           !(p->flags & (TCPW_SYN | TCPW_RST)) && p->seq == c->rcv_nxt && !c->rst_on_data &&
-           asm_empty(&c->ooo) && p->payload_len <= ring_free(&c->rcvbuf);
+           !(seg->flags & (TCPW_SYN | TCPW_RST)) && seg->seq == c->rcv_nxt && !c->rst_on_data &&
+           asm_empty(&c->ooo) && seg->data_len <= ring_free(&c->rcvbuf);
+}
+
+/* RFC 9293 §3.1: the checksum covers the payload too; nothing happens before it holds. `sum`
+ * is the raw sum of the pseudo-header and the TCP header; the payload's is added here (while
+ * it is copied into c's receive buffer, when it fits there in order). */
+static bool payload_verifies(tcpw_stack *s, tcpw_conn *c, tcpw_seg *seg, uint64_t sum) {
+    if (seg->data_len && c && payload_fits_in_place(c, seg)) {
+        sum = ring_put_csum(&c->rcvbuf, c->rcvbuf.len, seg->data, seg->data_len, sum);
+        seg->in_rcvbuf = true;
+    } else if (seg->data_len) {
+        sum = tcpw_csum_acc(sum, seg->data, seg->data_len);
+    }
+    if (!tcpw_csum_verifies(sum)) {
+        count_bad_packet(s, TCPW_WIRE_TCP_CHECKSUM);
+        return false;
+    }
+    s->stats.pkts_in++;
+    if (s->cfg.trace) /* only the trace shows it (trace_state_change) */
+        s->arrived = (tcpw_seg_summary){.flags = seg->flags,
+                                        .seq = seg->seq,
+                                        .ack = seg->ack,
+                                        .len = seg->data_len,
+                                        .win = (uint16_t)seg->wnd};
+    if (seg->flags & TCPW_RST) s->stats.rst_received++;
+    return true;
+}
+
+/* ---- the usual segment, read without tcpw_parse() ---------------------------------------------
+ *
+ * Nearly every segment is IPv4 without IP options, whole (no fragment), with no TCP options
+ * or the NOP NOP TS of every segment of a connection with timestamps (RFC 7323 Appendix A),
+ * for a connection in the table. Such a packet is read here field by field into the segment,
+ * with no tcpw_packet in between. It is checked for exactly what tcpw_parse() checks of this
+ * layout, so a packet either parser accepts is the same segment for both. Anything else —
+ * another layout, a check that fails, no connection — goes to tcpw_parse(), which reads it
+ * again and names what is wrong with it. */
+
+static inline uint16_t be16(const uint8_t *p) {
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t be32(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline uint32_t load32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* RFC 9293 §3.10.7.1 / RFC 1122 §4.2.3.10, §3.2.1.3: 0.0.0.0, 255.255.255.255 and 224.0.0.0/4
+ * (as tcpw_parse() rejects them). */
+static inline bool ipv4_bad(uint32_t v) {
+    return v == 0 || v == 0xffffffffu || (v & 0xf0000000u) == 0xe0000000u;
+}
+
+/* The control block for an IPv4 4-tuple (addresses in network order as loaded from the
+ * packet, ports in host order): the last one, or the table's. */
+static tcpw_conn *conn_for_v4(tcpw_stack *s, uint32_t src, uint32_t dst, uint16_t sport,
+                              uint16_t dport) {
+    tcpw_conn *c = s->last_conn;
+    if (c && c->state != TCPW_CLOSED && c->local.port == dport && c->remote.port == sport &&
+        c->local.addr.family == 4 && load32(c->local.addr.ip) == dst &&
+        load32(c->remote.addr.ip) == src)
+        return c;
+    tcpw_endpoint local = {.addr = {.family = 4}, .port = dport};
+    tcpw_endpoint remote = {.addr = {.family = 4}, .port = sport};
+    memcpy(local.addr.ip, &dst, 4);
+    memcpy(remote.addr.ip, &src, 4);
+    c = table_find_conn(s, &local, &remote);
+    if (c) s->last_conn = c;
+    return c;
+}
+
+/* Reads the usual segment at pkt into *seg and finds its connection; *sum is the raw sum of
+ * its pseudo-header and TCP header (TCPW_PARSE_PAYLOAD_SUM). NULL: not the usual segment. */
+static tcpw_conn *parse_usual(tcpw_stack *s, const uint8_t *pkt, size_t len, tcpw_seg *seg,
+                              uint64_t *sum) {
+    /* RFC 791 §3.1: version 4 with IHL 5, the total length the buffer's, neither More
+     * Fragments nor a fragment offset, protocol TCP (RFC 9293 §3.1). */
+    if (len < 40 || pkt[0] != 0x45 || be16(pkt + 2) != len || (be16(pkt + 6) & 0x3fff) ||
+        pkt[9] != 6)
+        return NULL;
+    /* RFC 791 §3.1 / RFC 1071: the header checksum, as five 32-bit words. */
+    uint32_t w[5];
+    memcpy(w, pkt, sizeof w);
+    uint64_t addrs = (uint64_t)w[3] + w[4];
+    if (!tcpw_csum_verifies((uint64_t)w[0] + w[1] + w[2] + addrs)) return NULL;
+    if (ipv4_bad(be32(pkt + 12)) || ipv4_bad(be32(pkt + 16))) return NULL;
+
+    /* RFC 9293 §3.1: data offset 5, or 8 with NOP NOP TS (RFC 7323 §3.2, Appendix A). */
+    const uint8_t *t = pkt + 20;
+    uint32_t tcp_len = (uint32_t)len - 20, doff = (uint32_t)(t[12] >> 4) * 4;
+    uint32_t tw[8];
+    memcpy(tw, t, 20);
+    uint64_t hsum = (uint64_t)tw[0] + tw[1] + tw[2] + tw[3] + tw[4];
+    memset(&seg->opts, 0, sizeof seg->opts);
+    if (doff == 32 && tcp_len >= 32 && be32(t + 20) == 0x0101080au) {
+        memcpy(tw + 5, t + 20, 12);
+        hsum += (uint64_t)tw[5] + tw[6] + tw[7];
+        seg->opts.has_ts = true;
+        seg->opts.tsval = be32(t + 24);
+        seg->opts.tsecr = be32(t + 28);
+    } else if (doff != 20) {
+        return NULL;
+    }
+    tcpw_conn *c = conn_for_v4(s, w[3], w[4], be16(t), be16(t + 2));
+    if (!c) return NULL;
+
+    seg->seq = be32(t + 4);
+    seg->ack = be32(t + 8);
+    seg->flags = t[13] & 0x3f;
+    seg->wnd = be16(t + 14);
+    seg->data = t + doff;
+    seg->data_len = tcp_len - doff;
+    seg->in_rcvbuf = false;
+    seg->len = seg->data_len + (seg->flags >> 1 & 1u) + (seg->flags & 1u);
+    /* RFC 9293 §3.1: the pseudo-header (addresses, zero, PTCL, TCP length) and the header */
+    *sum = tcpw_csum_num(6u + tcp_len) + addrs + hsum;
+    return c;
 }
 
 void tcpw_input(tcpw_stack *s, const uint8_t *pkt, size_t len, uint64_t now) {
     if (now > s->now) s->now = now;
+    tcpw_seg seg;
+    uint64_t sum;
+    tcpw_conn *c = parse_usual(s, pkt, len, &seg, &sum);
+    if (c) {
+        if (!payload_verifies(s, c, &seg, sum)) return;
+        conn_segment_arrives(c, &seg);
+        conn_reap(c);
+        return;
+    }
+
     tcpw_packet p;
     int err = tcpw_parse(pkt, len, TCPW_PARSE_PAYLOAD_SUM, &p);
     if (err != TCPW_WIRE_OK) {
@@ -397,33 +528,12 @@ void tcpw_input(tcpw_stack *s, const uint8_t *pkt, size_t len, uint64_t now) {
         return;
     }
     /* The connection is named from our side: local = destination, remote = source. */
-    tcpw_conn *c = conn_for(s, &p);
-    /* RFC 9293 §3.1: the checksum covers the payload too; nothing happens before it holds. */
-    uint64_t sum = p.hdr_sum;
-    bool in_rcvbuf = false;
-    if (p.payload_len && c && payload_fits_in_place(c, &p)) {
-        sum = ring_put_csum(&c->rcvbuf, c->rcvbuf.len, p.payload, (uint32_t)p.payload_len, sum);
-        in_rcvbuf = true;
-    } else if (p.payload_len) {
-        sum = tcpw_csum_acc(sum, p.payload, p.payload_len);
-    }
-    if (!tcpw_csum_verifies(sum)) {
-        count_bad_packet(s, TCPW_WIRE_TCP_CHECKSUM);
-        return;
-    }
-    s->stats.pkts_in++;
-    tcpw_seg seg;
-    seg_from_packet(&p, in_rcvbuf, &seg);
-    if (s->cfg.trace) /* only the trace shows it (trace_state_change) */
-        s->arrived = (tcpw_seg_summary){.flags = seg.flags,
-                                        .seq = seg.seq,
-                                        .ack = seg.ack,
-                                        .len = seg.data_len,
-                                        .win = (uint16_t)seg.wnd};
-    if (seg.flags & TCPW_RST) s->stats.rst_received++;
+    c = conn_for(s, &p);
+    seg_from_packet(&p, &seg);
+    if (!payload_verifies(s, c, &seg, p.hdr_sum)) return;
 
     if (c) {
-        conn_segment_arrives(c, &p, &seg);
+        conn_segment_arrives(c, &seg);
         conn_reap(c);
         return;
     }
@@ -454,6 +564,11 @@ uint64_t tcpw_next_deadline(const tcpw_stack *cs) {
     timers_settle(s);
     uint64_t d = s->heap_len ? s->heap[0]->deadline : TCPW_NEVER;
     if (s->ack_queue && s->ack_due < d) d = s->ack_due;
+    /* A store with an empty ring and an empty heap has no record to expire (twstore.c,
+     * store_first): the common case of a driver asking every step is answered here. */
+    if (s->tw4.head == s->tw4.tail && !s->tw4.heap_len && s->tw6.head == s->tw6.tail &&
+        !s->tw6.heap_len)
+        return d;
     uint64_t tw = tw_next_expire(s);
     if (tw < d) d = tw;
     return d;

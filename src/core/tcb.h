@@ -320,7 +320,7 @@ void send_segment_raw(tcpw_stack *s, const tcpw_segment_out *o, const tcpw_ring 
 uint32_t ts_now(const tcpw_stack *s, uint32_t offset);
 
 /* ---- input.c -------------------------------------------------------------------------------- */
-void conn_segment_arrives(tcpw_conn *c, const tcpw_packet *p, tcpw_seg *seg);
+void conn_segment_arrives(tcpw_conn *c, tcpw_seg *seg);
 void listen_segment_arrives(tcpw_conn *l, const tcpw_packet *p, tcpw_seg *seg);
 void apply_syn_options(tcpw_conn *c, const tcpw_seg *seg);
 void listen_reopen(tcpw_conn *l, const tcpw_packet *p, tcpw_seg *seg, uint32_t old_snd_nxt);

@@ -49,6 +49,87 @@ static void test_malformed_packets_counted_not_answered(void) {
     fx_free(&f);
 }
 
+/* An ACK carrying one byte for the established connection, with NOP NOP TS when ts (the
+ * layout tcpw_input reads without tcpw_parse), into buf; returns its length. */
+static size_t usual_segment(const fx *f, bool ts, uint8_t *buf, size_t cap) {
+    tcpw_segment_out o;
+    memset(&o, 0, sizeof o);
+    o.src = f->remote;
+    o.dst = f->local;
+    o.seq = FX_IRS + 1;
+    o.ack = f->iss + 1;
+    o.flags = TCPW_ACK | TCPW_PSH;
+    o.win = 8192;
+    o.opts.has_ts = ts;
+    o.opts.tsval = 5;
+    size_t hl = tcpw_build_headers(buf, cap, &o, 1);
+    buf[hl] = 'x';
+    tcpw_finish_checksums(buf, hl + 1);
+    return hl + 1;
+}
+
+/* The usual segment (IPv4 without options, no TCP options or NOP NOP TS) of an established
+ * connection takes a shorter way in than tcpw_parse(); a defect in any field it checks sends
+ * it to tcpw_parse(), which counts it under the same error as for any other packet. Nothing
+ * reaches the connection; the intact segment then does. */
+static void test_usual_segment_defects_counted(void) {
+    for (int ts = 0; ts < 2; ts++) {
+        fx f;
+        fx_init(&f);
+        fx_start(&f);
+        fx_established(&f);
+        REQUIRE(f.c && f.c->state == TCPW_ESTABLISHED);
+        uint8_t pkt[128];
+        /* one byte changed: the error is whatever tcpw_parse() names for the packet */
+        static const struct {
+            size_t at;
+            uint8_t xor ;
+        } defects[] = {
+            {0, 0x10},  /* version 5 */
+            {0, 0x04},  /* IHL 1 */
+            {3, 0x01},  /* total length one off */
+            {6, 0x20},  /* MF set (the header checksum no longer holds) */
+            {9, 0x01},  /* protocol 7 (likewise) */
+            {10, 0x01}, /* header checksum */
+            {15, 0x01}, /* source address (likewise) */
+            {32, 0x10}, /* data offset one word off */
+            {37, 0x01}, /* the window: the TCP checksum no longer holds */
+            {40, 0x01}, /* the option's first NOP, or the payload */
+        };
+        const tcpw_stats *st = tcpw_stack_stats(f.s);
+        for (size_t i = 0; i < sizeof defects / sizeof defects[0]; i++) {
+            size_t len = usual_segment(&f, ts, pkt, sizeof pkt);
+            pkt[defects[i].at] ^= defects[i].xor ;
+            tcpw_packet p;
+            int want = tcpw_parse(pkt, len, 0, &p);
+            CHECK(want != TCPW_WIRE_OK);
+            if (want == TCPW_WIRE_OK) continue;
+            uint64_t before = st->bad_packets[-want];
+            tcpw_input(f.s, pkt, len, f.now);
+            CHECK_EQ_U(st->bad_packets[-want], before + 1);
+        }
+        /* a fragment with a correct header checksum; a multicast source */
+        size_t len = usual_segment(&f, ts, pkt, sizeof pkt);
+        pkt[6] |= 0x20;
+        tcpw_finish_checksums(pkt, len);
+        tcpw_input(f.s, pkt, len, f.now);
+        CHECK_EQ_U(st->bad_packets[-TCPW_WIRE_FRAGMENT], 1);
+        len = usual_segment(&f, ts, pkt, sizeof pkt);
+        pkt[12] = 224;
+        tcpw_finish_checksums(pkt, len);
+        tcpw_input(f.s, pkt, len, f.now);
+        CHECK_EQ_U(st->bad_packets[-TCPW_WIRE_BAD_ADDRESS], 1);
+        CHECK_EQ_U(st->pkts_in, 2); /* the handshake's two */
+        CHECK_EQ_U(f.c->rcv_nxt, FX_IRS + 1);
+        FX_EXPECT_NOTHING(&f);
+        len = usual_segment(&f, ts, pkt, sizeof pkt);
+        tcpw_input(f.s, pkt, len, f.now);
+        CHECK_EQ_U(st->pkts_in, 3);
+        CHECK_EQ_U(f.c->rcv_nxt, FX_IRS + 2);
+        fx_free(&f);
+    }
+}
+
 /* ---- ephemeral ports and TIME_WAIT ----------------------------------------------------------- */
 
 #define PEER_TS 7000u
@@ -150,6 +231,7 @@ static void test_tw_reuse_needs_timestamps(void) {
 
 int main(void) {
     RUN(test_malformed_packets_counted_not_answered);
+    RUN(test_usual_segment_defects_counted);
     RUN(test_ephemeral_skips_time_wait);
     RUN(test_tw_reuse_takes_time_wait_tuple);
     RUN(test_tw_reuse_needs_timestamps);
