@@ -678,7 +678,44 @@ static void synchronized_arrives(tcpw_conn *c, tcpw_seg *seg) {
     if (c->state != TCPW_CLOSED) conn_output(c);
 }
 
+/* Header prediction (as BSD's tcp_input): the segment of an ESTABLISHED connection that is
+ * the next one expected, with nothing but ACK among SYN, RST, FIN and ACK, a timestamp no older
+ * than TS.Recent (when timestamps are on), an acknowledgment in [SND.UNA, SND.NXT] and text
+ * that fits in the window. For it the steps of RFC 9293 §3.10.7.4 that synchronized_arrives()
+ * takes reduce to what follows: it passes the sequence number check (first) and PAWS
+ * (RFC 7323 §5.3) and needs no trimming; the second and fourth steps (RST, SYN) do not apply;
+ * at the fifth the acknowledgment is acceptable (RFC 5961 §5.2) and no FIN of ours is pending
+ * (close() leaves ESTABLISHED). Any other segment takes synchronized_arrives(); false then,
+ * with nothing changed. */
+static bool established_predicted(tcpw_conn *c, tcpw_seg *seg) {
+    if ((seg->flags & (TCPW_SYN | TCPW_RST | TCPW_FIN | TCPW_ACK)) != TCPW_ACK ||
+        seg->seq != c->rcv_nxt || !c->syn_acked || seq_lt(seg->ack, c->snd_una) ||
+        seq_gt(seg->ack, c->snd_max))
+        return false;
+    if (c->ts_ok && (!seg->opts.has_ts || seq_lt(seg->opts.tsval, c->ts_recent))) return false;
+    if (seg->data_len && seg->data_len > conn_rcv_wnd(c)) return false;
+
+    /* first: RFC 7323 §4.3 R3, the newest timestamp of an in-sequence segment. */
+    if (c->ts_ok && seq_le(seg->seq, c->last_ack_sent)) {
+        c->ts_recent = seg->opts.tsval;
+        c->ts_recent_at = c->stack->now;
+    }
+    /* fifth: the ACK field, and the window update (SND.UNA =< SEG.ACK holds). */
+    if (seg->ack != c->snd_una)
+        ack_new_data(c, seg);
+    else
+        duplicate_ack(c, seg);
+    if (seq_lt(c->snd_wl1, seg->seq) || (c->snd_wl1 == seg->seq && seq_le(c->snd_wl2, seg->ack)))
+        update_send_window(c, seg);
+    if (c->snd_wnd == 0) c->retries = 0;
+    /* seventh and eighth. */
+    text_and_fin(c, seg, true);
+    if (c->state != TCPW_CLOSED) conn_output(c);
+    return true;
+}
+
 void conn_segment_arrives(tcpw_conn *c, tcpw_seg *seg) {
+    if (c->state == TCPW_ESTABLISHED && established_predicted(c, seg)) return;
     switch (c->state) {
     case TCPW_CLOSED:
     case TCPW_LISTEN: return; /* not in the table in these states */
