@@ -14,7 +14,7 @@ static void ring_copy_in(tcpw_ring *r, uint32_t pos, const uint8_t *src, uint32_
 uint32_t ring_write(tcpw_ring *r, const void *src, uint32_t n) {
     if (n > ring_free(r)) n = ring_free(r);
     if (n == 0) return 0;
-    ring_copy_in(r, (r->head + r->len) % r->cap, src, n);
+    ring_copy_in(r, ring_pos(r, r->len), src, n);
     r->len += n;
     return n;
 }
@@ -24,22 +24,16 @@ void ring_put_at(tcpw_ring *r, uint32_t off, const void *src, uint32_t n) {
     ring_copy_in(r, (r->head + off) % r->cap, src, n);
 }
 
-void ring_peek(const tcpw_ring *r, uint32_t off, void *dst, uint32_t n) {
+void ring_peek_any(const tcpw_ring *r, uint32_t off, void *dst, uint32_t n) {
     if (n == 0) return;
-    uint32_t pos = (r->head + off) % r->cap;
+    uint32_t pos = ring_pos(r, off);
     uint32_t first = r->cap - pos;
     if (first > n) first = n;
     memcpy(dst, r->buf + pos, first);
     memcpy((uint8_t *)dst + first, r->buf, n - first);
 }
 
-/* head + off for off <= cap: head < cap, so one subtraction wraps it (no division). */
-static inline uint32_t ring_pos(const tcpw_ring *r, uint32_t off) {
-    uint32_t pos = r->head + off;
-    return pos >= r->cap ? pos - r->cap : pos;
-}
-
-uint64_t ring_peek_csum(const tcpw_ring *r, uint32_t off, void *dst, uint32_t n, uint64_t acc) {
+uint64_t ring_peek_csum_any(const tcpw_ring *r, uint32_t off, void *dst, uint32_t n, uint64_t acc) {
     if (n == 0) return acc;
     uint32_t pos = ring_pos(r, off);
     uint32_t first = r->cap - pos;
@@ -54,7 +48,7 @@ uint64_t ring_peek_csum(const tcpw_ring *r, uint32_t off, void *dst, uint32_t n,
     return acc + (acc < rest);
 }
 
-uint64_t ring_put_csum(tcpw_ring *r, uint32_t off, const void *src, uint32_t n, uint64_t acc) {
+uint64_t ring_put_csum_any(tcpw_ring *r, uint32_t off, const void *src, uint32_t n, uint64_t acc) {
     if (n == 0) return acc;
     uint32_t pos = ring_pos(r, off);
     uint32_t first = r->cap - pos;
@@ -72,7 +66,7 @@ void ring_consume(tcpw_ring *r, uint32_t n) {
     if (n > r->len) n = r->len;
     /* head never jumps back to 0 when the ring empties: out-of-order bytes may be stored
      * past the in-order end, at positions relative to head + len */
-    r->head = (r->head + n) % r->cap;
+    r->head = ring_pos(r, n);
     r->len -= n;
 }
 

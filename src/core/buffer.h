@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "wire.h"
+
 typedef struct tcpw_ring {
     uint8_t *buf;
     uint32_t cap;  /* bytes of storage */
@@ -19,15 +21,47 @@ static inline uint32_t ring_free(const tcpw_ring *r) {
     return r->cap - r->len;
 }
 
+/* head + off for off <= cap: head < cap, so one subtraction wraps it (no division). */
+static inline uint32_t ring_pos(const tcpw_ring *r, uint32_t off) {
+    uint32_t pos = r->head + off;
+    return pos >= r->cap ? pos - r->cap : pos;
+}
+
+/* Fewer bytes than this are copied (and summed) inline when they do not wrap. */
+#define RING_SHORT 16
+
 /* Appends up to n bytes; returns how many fit. */
 uint32_t ring_write(tcpw_ring *r, const void *src, uint32_t n);
-/* Copies n bytes starting `off` bytes after head into dst (off + n <= cap). */
-void ring_peek(const tcpw_ring *r, uint32_t off, void *dst, uint32_t n);
+/* Copies n bytes starting `off` bytes after head into dst (off <= cap, off + n <= cap). */
+void ring_peek_any(const tcpw_ring *r, uint32_t off, void *dst, uint32_t n);
+static inline void ring_peek(const tcpw_ring *r, uint32_t off, void *dst, uint32_t n) {
+    uint32_t pos = ring_pos(r, off);
+    if (n < RING_SHORT && n <= r->cap - pos) {
+        for (uint32_t i = 0; i < n; i++)
+            ((uint8_t *)dst)[i] = r->buf[pos + i];
+        return;
+    }
+    ring_peek_any(r, off, dst, n);
+}
 /* ring_peek, and adds the copied bytes to a raw checksum accumulator in the same pass
  * (csum.c; the bytes sit at an even offset of the checksummed data). */
-uint64_t ring_peek_csum(const tcpw_ring *r, uint32_t off, void *dst, uint32_t n, uint64_t acc);
+uint64_t ring_peek_csum_any(const tcpw_ring *r, uint32_t off, void *dst, uint32_t n, uint64_t acc);
+static inline uint64_t ring_peek_csum(const tcpw_ring *r, uint32_t off, void *dst, uint32_t n,
+                                      uint64_t acc) {
+    uint32_t pos = ring_pos(r, off);
+    if (n < RING_SHORT && n <= r->cap - pos)
+        return tcpw_csum_acc_copy_short(acc, dst, r->buf + pos, n);
+    return ring_peek_csum_any(r, off, dst, n, acc);
+}
 /* ring_put_at, and adds the bytes to a raw checksum accumulator in the same pass. */
-uint64_t ring_put_csum(tcpw_ring *r, uint32_t off, const void *src, uint32_t n, uint64_t acc);
+uint64_t ring_put_csum_any(tcpw_ring *r, uint32_t off, const void *src, uint32_t n, uint64_t acc);
+static inline uint64_t ring_put_csum(tcpw_ring *r, uint32_t off, const void *src, uint32_t n,
+                                     uint64_t acc) {
+    uint32_t pos = ring_pos(r, off);
+    if (n < RING_SHORT && n <= r->cap - pos)
+        return tcpw_csum_acc_copy_short(acc, r->buf + pos, src, n);
+    return ring_put_csum_any(r, off, src, n, acc);
+}
 /* Stores n bytes at `off` bytes after head without changing len (out-of-order data). */
 void ring_put_at(tcpw_ring *r, uint32_t off, const void *src, uint32_t n);
 /* Drops n bytes from the front. */

@@ -57,7 +57,8 @@ static uint32_t addr_words(const tcpw_addr *a) {
     return sum;
 }
 
-/* RFC 1071 §2 (C): folds a sum of 16-bit words below 2^32 to 16 bits, end-around. */
+/* RFC 1071 §2 (C): folds a sum below 2^36 to 16 bits, end-around (a non-zero sum stays
+ * non-zero). */
 static inline uint16_t fold16(uint64_t sum) {
     sum = (sum & 0xffffu) + (sum >> 16);
     sum = (sum & 0xffffu) + (sum >> 16);
@@ -116,16 +117,16 @@ static void send_fast(tcpw_conn *c, uint32_t seq, uint8_t flags, uint32_t len, u
     put16(t + 12, off_flags);
     put16(t + 14, win);
     put32(t + 16, 0); /* checksum (below), urgent pointer */
-    uint64_t sum = (uint64_t)c->tcp_sum + tcp_len + (seq >> 16) + (seq & 0xffffu) + (ack >> 16) +
-                   (ack & 0xffffu) + off_flags + win;
+    /* A 32-bit field is two 16-bit words, hi * 2^16 + lo, and 2^16 = 1 modulo 0xffff (RFC
+     * 1071 §2 (C)): it is added whole, and fold16 brings the sum (below 2^36) to 16 bits. */
+    uint64_t sum = (uint64_t)c->tcp_sum + tcp_len + seq + ack + off_flags + win;
     if (c->ts_ok) {
         /* RFC 7323 §3.2: TSecr is TS.Recent when ACK is set. */
         uint32_t tsval = ts_now(s, c->ts_offset), tsecr = (flags & TCPW_ACK) ? c->ts_recent : 0;
         put32(t + 20, 0x0101080au);
         put32(t + 24, tsval);
         put32(t + 28, tsecr);
-        sum += 0x0101u + 0x080au + (tsval >> 16) + (tsval & 0xffffu) + (tsecr >> 16) +
-               (tsecr & 0xffffu);
+        sum += 0x0101u + 0x080au + (uint64_t)tsval + tsecr;
     }
     uint16_t csum;
     if (len) {

@@ -135,6 +135,26 @@ static inline bool tcpw_csum_host_le(void) {
     const uint16_t one = 1;
     return *(const uint8_t *)&one == 1;
 }
+/* tcpw_csum_acc_copy of a few bytes, inline: the payloads of interactive traffic (requests,
+ * keystrokes) are copied and summed without a call. The same words in the same form: 16-bit
+ * host-order words, an odd last byte padded with a zero on its right (RFC 9293 §3.1). */
+static inline uint64_t tcpw_csum_acc_copy_short(uint64_t acc, uint8_t *dst, const uint8_t *src,
+                                                size_t len) {
+    uint64_t s = 0;
+    size_t i = 0;
+    for (; i + 2 <= len; i += 2) {
+        uint8_t w[2] = {src[i], src[i + 1]};
+        dst[i] = w[0];
+        dst[i + 1] = w[1];
+        s += tcpw_csum_host_le() ? (uint32_t)(w[0] | w[1] << 8) : (uint32_t)(w[0] << 8 | w[1]);
+    }
+    if (i < len) {
+        dst[i] = src[i];
+        s += tcpw_csum_host_le() ? src[i] : (uint32_t)src[i] << 8;
+    }
+    acc += s;
+    return acc + (acc < s);
+}
 static inline uint16_t tcpw_csum_finish(uint64_t acc) {
     /* RFC 1071 §2 (C): fold to 16 bits, end-around (zero stays zero, nothing else becomes it) */
     acc = (acc & 0xffffffffu) + (acc >> 32);
