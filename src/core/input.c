@@ -280,12 +280,16 @@ static void reset_by_peer(tcpw_conn *c, const tcpw_seg *seg) {
 static void ack_new_data(tcpw_conn *c, const tcpw_seg *seg) {
     tcpw_stack *s = c->stack;
     uint32_t acked = seg->ack - c->snd_una;
-    /* RTT (RFC 6298 §3 with Karn's rule; RFC 7323 §4 with timestamps). */
+    /* RTT (RFC 6298 §3 with Karn's rule; RFC 7323 §4 with timestamps). A sample recomputes
+     * the RTO (rtt_sample). */
+    bool sampled = true;
     if (c->ts_ok && seg->opts.has_ts && seg->opts.tsecr) {
         rtt_sample(c, (ts_now(s, c->ts_offset) - seg->opts.tsecr) * 1000u);
     } else if (c->rtt_timing && seq_gt(seg->ack, c->rtt_seq)) {
         rtt_sample(c, (uint32_t)(s->now - c->rtt_start));
         c->rtt_timing = false;
+    } else {
+        sampled = false;
     }
     /* Remove what is acknowledged from the retransmission queue (the send buffer). */
     if (seq_gt(seg->ack, c->buf_seq)) {
@@ -325,8 +329,8 @@ static void ack_new_data(tcpw_conn *c, const tcpw_seg *seg) {
     }
     c->dupacks = 0;
     /* RFC 6298 §5.2/5.3: all acknowledged: stop the timer; else restart it. Backoff ends
-     * with new data acknowledged: the RTO is recomputed from SRTT. */
-    rto_recompute(c);
+     * with new data acknowledged: the RTO is recomputed from SRTT (a sample just did). */
+    if (!sampled) rto_recompute(c);
     if (c->snd_una == c->snd_max) {
         c->rto_at = TCPW_NEVER;
         c->persisting = false;

@@ -288,7 +288,6 @@ tcpw_conn *listener_find(const tcpw_stack *s, const tcpw_endpoint *local);
 void table_free(tcpw_stack *s, tcpw_table *t);
 
 /* ---- timer.c -------------------------------------------------------------------------------- */
-void conn_update_deadline(tcpw_conn *c);
 void conn_timers_detach(tcpw_conn *c);
 void timers_settle(tcpw_stack *s);
 /* The earliest of the connection's timers (TCPW_NEVER when none is armed). */
@@ -297,6 +296,15 @@ static inline uint64_t conn_next_timer(const tcpw_conn *c) {
     if (c->delack_at < d) d = c->delack_at;
     if (c->close_at < d) d = c->close_at;
     return d;
+}
+void conn_update_deadline_moved(tcpw_conn *c, uint64_t d);
+/* After a timer changed: the heap is touched only when the earliest timer moved earlier than
+ * the connection's key, or none is left, or one is armed on a connection not in the heap
+ * (timer.c, conn_update_deadline_moved); a timer that moved later leaves the key as it is. */
+static inline void conn_update_deadline(tcpw_conn *c) {
+    uint64_t d = conn_next_timer(c);
+    if (c->heap_idx != UINT32_MAX ? d >= c->deadline && d != TCPW_NEVER : d == TCPW_NEVER) return;
+    conn_update_deadline_moved(c, d);
 }
 void timers_run(tcpw_stack *s, uint64_t now);
 void conn_timers_stop(tcpw_conn *c);

@@ -74,9 +74,8 @@ static bool heap_insert(tcpw_stack *s, tcpw_conn *c) {
  * connection at its true deadline (conn_rekey) until the top is exact, before anyone reads
  * it. So the heap is not touched on every segment, only when a moved timer comes to the top,
  * and tcpw_next_deadline() stays exact. c->deadline is the key in the heap. */
-void conn_update_deadline(tcpw_conn *c) {
+void conn_update_deadline_moved(tcpw_conn *c, uint64_t d) {
     tcpw_stack *s = c->stack;
-    uint64_t d = conn_next_timer(c);
     if (c->heap_idx != UINT32_MAX) {
         if (d < c->deadline) {
             c->deadline = d;
@@ -99,7 +98,7 @@ static void conn_rekey(tcpw_conn *c) {
     tcpw_stack *s = c->stack;
     uint64_t d = conn_next_timer(c);
     if (c->heap_idx == UINT32_MAX) {
-        conn_update_deadline(c);
+        conn_update_deadline_moved(c, d);
         return;
     }
     if (d == TCPW_NEVER) {
