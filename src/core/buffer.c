@@ -6,9 +6,14 @@
 
 static void ring_copy_in(tcpw_ring *r, uint32_t pos, const uint8_t *src, uint32_t n) {
     uint32_t first = r->cap - pos;
+    if (n < RING_SHORT && n <= first) { /* a few bytes, not wrapping: no call */
+        for (uint32_t i = 0; i < n; i++)
+            r->buf[pos + i] = src[i];
+        return;
+    }
     if (first > n) first = n;
     memcpy(r->buf + pos, src, first);
-    memcpy(r->buf, src + first, n - first);
+    if (n > first) memcpy(r->buf, src + first, n - first);
 }
 
 uint32_t ring_write(tcpw_ring *r, const void *src, uint32_t n) {

@@ -385,6 +385,8 @@ void conn_output(tcpw_conn *c) {
     bool data_waits = !c->syn_acked && c->sndbuf.len;
     if (c->state != TCPW_SYN_SENT && c->syn_sent && !data_waits) {
         for (;;) {
+            /* everything, FIN included, is out: send_from() would find nothing to send */
+            if (c->snd_nxt == fin_seq(c) + (c->shut_wr ? 1u : 0u)) break;
             /* RFC 3042 §2 Limited Transmit: the first and second duplicate ACK each let one
              * new segment go beyond cwnd (not beyond the peer's window), so that a loss in a
              * small window still draws the three duplicates fast retransmit needs. */
