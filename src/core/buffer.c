@@ -67,14 +67,6 @@ uint64_t ring_put_csum_any(tcpw_ring *r, uint32_t off, const void *src, uint32_t
     return acc + (acc < rest);
 }
 
-void ring_consume(tcpw_ring *r, uint32_t n) {
-    if (n > r->len) n = r->len;
-    /* head never jumps back to 0 when the ring empties: out-of-order bytes may be stored
-     * past the in-order end, at positions relative to head + len */
-    r->head = ring_pos(r, n);
-    r->len -= n;
-}
-
 static void asm_remove(tcpw_assembler *a, uint8_t i) {
     for (uint8_t j = i; j + 1 < a->n; j++) {
         a->start[j] = a->start[j + 1];

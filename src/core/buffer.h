@@ -64,8 +64,13 @@ static inline uint64_t ring_put_csum(tcpw_ring *r, uint32_t off, const void *src
 }
 /* Stores n bytes at `off` bytes after head without changing len (out-of-order data). */
 void ring_put_at(tcpw_ring *r, uint32_t off, const void *src, uint32_t n);
-/* Drops n bytes from the front. */
-void ring_consume(tcpw_ring *r, uint32_t n);
+/* Drops n bytes from the front. head never jumps back to 0 when the ring empties: out-of-order
+ * bytes may be stored past the in-order end, at positions relative to head + len. */
+static inline void ring_consume(tcpw_ring *r, uint32_t n) {
+    if (n > r->len) n = r->len;
+    r->head = ring_pos(r, n);
+    r->len -= n;
+}
 
 #define TCPW_ASM_RANGES 4
 

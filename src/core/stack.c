@@ -576,10 +576,6 @@ uint64_t tcpw_next_deadline(const tcpw_stack *cs) {
 
 /* ---- listing --------------------------------------------------------------------------------- */
 
-uint32_t conn_rcv_wnd(const tcpw_conn *c) {
-    return seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
-}
-
 int tcpw_status(const tcpw_conn *c, tcpw_conn_info *info) {
     if (!c || !info) return TCPW_EINVAL;
     memset(info, 0, sizeof *info);

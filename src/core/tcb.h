@@ -274,7 +274,11 @@ void conn_destroy(tcpw_conn *c);
 void conn_close_now(tcpw_conn *c, int error, uint32_t event, tcpw_cause cause, const char *what,
                     const tcpw_seg *seg);
 void conn_enter_time_wait(tcpw_conn *c);
-uint32_t conn_rcv_wnd(const tcpw_conn *c);
+/* RCV.WND (RFC 9293 §3.3.1): what is left of the window we advertised, RCV.ADV - RCV.NXT. */
+static inline uint32_t conn_rcv_wnd(const tcpw_conn *c) {
+    int32_t wnd = (int32_t)(c->rcv_adv - c->rcv_nxt); /* seq.h: RCV.ADV after RCV.NXT */
+    return wnd > 0 ? (uint32_t)wnd : 0;
+}
 
 /* ---- table.c -------------------------------------------------------------------------------- */
 uint32_t tuple_hash(const tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *remote);
