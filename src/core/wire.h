@@ -168,7 +168,12 @@ static inline uint16_t tcpw_csum_finish(uint64_t acc) {
 /* RFC 1071 §1: the receiver's check — the sum over everything, the checksum field included,
  * is all ones (in either byte order). */
 static inline bool tcpw_csum_verifies(uint64_t acc) {
-    return tcpw_csum_finish(acc) == 0xffff;
+    /* folded as in tcpw_csum_finish; all ones needs no byte swap */
+    acc = (acc & 0xffffffffu) + (acc >> 32);
+    acc = (acc & 0xffffffffu) + (acc >> 32);
+    acc = (acc & 0xffffu) + (acc >> 16);
+    acc = (acc & 0xffffu) + (acc >> 16);
+    return acc == 0xffff;
 }
 static inline uint64_t tcpw_csum_num(uint32_t v) {
     /* modulo 0xffff a 16-bit swap is a multiplication by 2^8 */
