@@ -73,7 +73,7 @@ static void table_step(tcpw_stack *s, tcpw_table *t, int n) {
         tcpw_conn *lo = NULL, *hi = NULL;
         for (tcpw_conn *c = t->b[0][i], *next; c; c = next) {
             next = c->hash_next;
-            if (tuple_hash(s, &c->local, &c->remote) & size) {
+            if (c->tuple_hash & size) {
                 c->hash_next = hi;
                 hi = c;
             } else {
@@ -124,7 +124,9 @@ int table_insert_conn(tcpw_stack *s, tcpw_conn *c) {
         int err = table_grow_start(s, t);
         if (err) return err;
     }
-    tcpw_conn **b = bucket_for(t, tuple_hash(s, &c->local, &c->remote));
+    c->tuple_hash = tuple_hash(s, &c->local, &c->remote);
+    c->in_table = true;
+    tcpw_conn **b = bucket_for(t, c->tuple_hash);
     c->hash_next = *b;
     *b = c;
     t->count++;
@@ -136,12 +138,12 @@ int table_insert_conn(tcpw_stack *s, tcpw_conn *c) {
  * already removed) is harmless. */
 void table_remove_conn(tcpw_stack *s, tcpw_conn *c) {
     tcpw_table *t = &s->conns;
-    if (!t->count) return;
-    for (tcpw_conn **pp = bucket_for(t, tuple_hash(s, &c->local, &c->remote)); *pp;
-         pp = &(*pp)->hash_next)
+    if (!c->in_table) return;
+    for (tcpw_conn **pp = bucket_for(t, c->tuple_hash); *pp; pp = &(*pp)->hash_next)
         if (*pp == c) {
             *pp = c->hash_next;
             c->hash_next = NULL;
+            c->in_table = false;
             t->count--;
             table_step(s, t, TABLE_REHASH_STEPS);
             return;

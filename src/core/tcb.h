@@ -32,6 +32,7 @@ struct tcpw_conn {
     tcpw_stack *stack;
     uint64_t id;
     tcpw_state state;
+    uint32_t tuple_hash; /* tuple_hash() of local and remote while in_table (table.c) */
     tcpw_endpoint local, remote;
 
     /* demultiplexing: hash chain; all connections: doubly linked list for listing */
@@ -51,6 +52,7 @@ struct tcpw_conn {
     bool shut_wr;     /* CLOSE of the send direction requested: a FIN follows the data */
     bool rcv_fin;     /* the peer's FIN has been received and processed */
     bool rst_on_data; /* closed with the receive side shut: data in means RST */
+    bool in_table;    /* in the connection table, s->conns (table.c) */
     int error;        /* pending error to report: TCPW_ERESET, ... (0 none) */
     uint32_t events;  /* pending TCPW_EV_* not yet polled */
     bool in_event_queue;
