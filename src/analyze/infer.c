@@ -304,6 +304,15 @@ static void mark_lost(tcpw_an_pkt *p, tcpw_an_why why, size_t evidence) {
     p->evidence = (uint32_t)(evidence + 1);
 }
 
+/* A copy inferred lost that in fact arrived late, held back in the network: after the
+ * receiver's packet late_after, just before the packet evidence that shows it. */
+static void mark_delayed(tcpw_an_pkt *p, tcpw_an_why why, size_t evidence, size_t late_after) {
+    p->marks = (uint16_t)((p->marks & ~TCPW_AN_LOST) | TCPW_AN_DELAYED | TCPW_AN_LATE);
+    p->fate_why = (uint8_t)why;
+    p->evidence = (uint32_t)(evidence + 1);
+    p->late_after = (uint32_t)(late_after + 1);
+}
+
 /* A RST its receiver ignored: it goes on sending new sequence space after the RST would have
  * arrived (RFC 9293 §3.10.7.4 second: a RST in the window closes the connection, after which
  * it sends nothing but RSTs). Sent at the very instant of the arrival, a segment may have left
@@ -405,6 +414,19 @@ static void unacked_lost(tcpw_an_conn *c, size_t i, const uint32_t *next_b) {
     }
 }
 
+/* Packet i owed its receiver b an immediate answer (why says which): when b's first packet
+ * after i would have arrived left well after that, b never got it. next_b: b's next packet. */
+static void silent_at_arrival(tcpw_an_conn *c, size_t i, const uint32_t *next_b, tcpw_an_why why) {
+    tcpw_an_pkt *p = &c->pkt[i];
+    uint64_t lb = c->lag_us[1 - p->side], arrival = p->t_us + lb;
+    for (size_t j = next_b[i + 1]; j < c->npkt; j = next_b[j + 1]) {
+        const tcpw_an_pkt *q = &c->pkt[j];
+        if (q->t_us < arrival) continue;
+        if (q->t_us > arrival + lb / 2 + 1000) mark_lost(p, why, j);
+        return;
+    }
+}
+
 /* A segment that arrives beyond a hole — an earlier segment of its sender was lost and not
  * yet sent again — is answered at once with a duplicate ACK (RFC 5681 §4.2, RFC 9293
  * §3.10.7.4 first: an out-of-order segment is acknowledged). A receiver that went on
@@ -428,13 +450,7 @@ static void hole_lost(tcpw_an_conn *c, size_t i, uint32_t b_ack, const uint32_t 
         break;
     }
     if (!hole) return;
-    uint64_t lb = c->lag_us[b], arrival = p->t_us + lb;
-    for (size_t j = next_b[i + 1]; j < c->npkt; j = next_b[j + 1]) {
-        const tcpw_an_pkt *q = &c->pkt[j];
-        if (q->t_us < arrival) continue;
-        if (q->t_us > arrival + lb / 2 + 1000) mark_lost(p, TCPW_AN_WHY_LOST_NO_DUPACK, j);
-        return;
-    }
+    silent_at_arrival(c, i, next_b, TCPW_AN_WHY_LOST_NO_DUPACK);
 }
 
 /* A segment that fills the receiver's hole — the receiver, holding data beyond it, had been
@@ -464,13 +480,7 @@ static void fill_lost(tcpw_an_conn *c, size_t i, uint32_t b_ack, const uint32_t 
         beyond = seq_gt(o->seq, p->seq) && !(o->marks & TCPW_AN_LOST);
     }
     if (!beyond) return;
-    uint64_t lb = c->lag_us[b], arrival = p->t_us + lb;
-    for (size_t j = next_b[i + 1]; j < c->npkt; j = next_b[j + 1]) {
-        const tcpw_an_pkt *q = &c->pkt[j];
-        if (q->t_us < arrival) continue;
-        if (q->t_us > arrival + lb / 2 + 1000) mark_lost(p, TCPW_AN_WHY_LOST_NO_FILL_ACK, j);
-        return;
-    }
+    silent_at_arrival(c, i, next_b, TCPW_AN_WHY_LOST_NO_FILL_ACK);
 }
 
 /* A SYN reaching LISTEN or SYN-SENT is answered with <SYN,ACK> (RFC 9293 §3.10.7.2 third,
@@ -648,11 +658,7 @@ static size_t delayed_copies(tcpw_an_conn *c) {
                 }
             }
             if (cand != SIZE_MAX && before != SIZE_MAX) {
-                tcpw_an_pkt *q = &c->pkt[cand];
-                q->marks = (uint16_t)((q->marks & ~TCPW_AN_LOST) | TCPW_AN_DELAYED | TCPW_AN_LATE);
-                q->fate_why = TCPW_AN_WHY_DELAYED;
-                q->evidence = (uint32_t)(i + 1);
-                q->late_after = (uint32_t)(before + 1);
+                mark_delayed(&c->pkt[cand], TCPW_AN_WHY_DELAYED, i, before);
                 found++;
             }
         }
@@ -692,7 +698,7 @@ static size_t late_arrivals(tcpw_an_conn *c) {
             const tcpw_an_pkt *q = &c->pkt[j];
             if (q->side == a) {
                 uint32_t ql = seglen(q);
-                if (ql && !(q->flags & (TCPW_RST)) && !(q->marks & TCPW_AN_LOST) &&
+                if (ql && !(q->flags & TCPW_RST) && !(q->marks & TCPW_AN_LOST) &&
                     seq_lt(q->seq, end) && seq_gt(q->seq + ql, p->seq))
                     break; /* another copy that may have brought them */
                 continue;
@@ -702,10 +708,7 @@ static size_t late_arrivals(tcpw_an_conn *c) {
                 continue;
             }
             if (before == SIZE_MAX) break; /* acknowledged at once: not a late arrival */
-            p->marks = (uint16_t)((p->marks & ~TCPW_AN_LOST) | TCPW_AN_DELAYED | TCPW_AN_LATE);
-            p->fate_why = TCPW_AN_WHY_DELAYED_ACKED;
-            p->evidence = (uint32_t)(j + 1);
-            p->late_after = (uint32_t)(before + 1);
+            mark_delayed(p, TCPW_AN_WHY_DELAYED_ACKED, j, before);
             found++;
             break;
         }
