@@ -423,24 +423,10 @@ static bool payload_verifies(tcpw_stack *s, tcpw_conn *c, tcpw_seg *seg, uint64_
  * another layout, a check that fails, no connection — goes to tcpw_parse(), which reads it
  * again and names what is wrong with it. */
 
-static inline uint16_t be16(const uint8_t *p) {
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline uint32_t be32(const uint8_t *p) {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 static inline uint32_t load32(const uint8_t *p) {
     uint32_t v;
     memcpy(&v, p, 4);
     return v;
-}
-
-/* RFC 9293 §3.10.7.1 / RFC 1122 §4.2.3.10, §3.2.1.3: 0.0.0.0, 255.255.255.255 and 224.0.0.0/4
- * (as tcpw_parse() rejects them). */
-static inline bool ipv4_bad(uint32_t v) {
-    return v == 0 || v == 0xffffffffu || (v & 0xf0000000u) == 0xe0000000u;
 }
 
 /* The control block for an IPv4 4-tuple (addresses in network order as loaded from the
@@ -467,15 +453,16 @@ static tcpw_conn *parse_usual(tcpw_stack *s, const uint8_t *pkt, size_t len, tcp
                               uint64_t *sum) {
     /* RFC 791 §3.1: version 4 with IHL 5, the total length the buffer's, neither More
      * Fragments nor a fragment offset, protocol TCP (RFC 9293 §3.1). */
-    if (len < 40 || pkt[0] != 0x45 || be16(pkt + 2) != len || (be16(pkt + 6) & 0x3fff) ||
-        pkt[9] != 6)
+    if (len < 40 || pkt[0] != 0x45 || tcpw_get16(pkt + 2) != len ||
+        (tcpw_get16(pkt + 6) & 0x3fff) || pkt[9] != 6)
         return NULL;
     /* RFC 791 §3.1 / RFC 1071: the header checksum, as five 32-bit words. */
     uint32_t w[5];
     memcpy(w, pkt, sizeof w);
     uint64_t addrs = (uint64_t)w[3] + w[4];
     if (!tcpw_csum_verifies((uint64_t)w[0] + w[1] + w[2] + addrs)) return NULL;
-    if (ipv4_bad(be32(pkt + 12)) || ipv4_bad(be32(pkt + 16))) return NULL;
+    if (tcpw_ipv4_is_bad(tcpw_get32(pkt + 12)) || tcpw_ipv4_is_bad(tcpw_get32(pkt + 16)))
+        return NULL;
 
     /* RFC 9293 §3.1: data offset 5, or 8 with NOP NOP TS (RFC 7323 §3.2, Appendix A). */
     const uint8_t *t = pkt + 20;
@@ -484,22 +471,22 @@ static tcpw_conn *parse_usual(tcpw_stack *s, const uint8_t *pkt, size_t len, tcp
     memcpy(tw, t, 20);
     uint64_t hsum = (uint64_t)tw[0] + tw[1] + tw[2] + tw[3] + tw[4];
     memset(&seg->opts, 0, sizeof seg->opts);
-    if (doff == 32 && tcp_len >= 32 && be32(t + 20) == 0x0101080au) {
+    if (doff == 32 && tcp_len >= 32 && tcpw_get32(t + 20) == 0x0101080au) {
         memcpy(tw + 5, t + 20, 12);
         hsum += (uint64_t)tw[5] + tw[6] + tw[7];
         seg->opts.has_ts = true;
-        seg->opts.tsval = be32(t + 24);
-        seg->opts.tsecr = be32(t + 28);
+        seg->opts.tsval = tcpw_get32(t + 24);
+        seg->opts.tsecr = tcpw_get32(t + 28);
     } else if (doff != 20) {
         return NULL;
     }
-    tcpw_conn *c = conn_for_v4(s, w[3], w[4], be16(t), be16(t + 2));
+    tcpw_conn *c = conn_for_v4(s, w[3], w[4], tcpw_get16(t), tcpw_get16(t + 2));
     if (!c) return NULL;
 
-    seg->seq = be32(t + 4);
-    seg->ack = be32(t + 8);
+    seg->seq = tcpw_get32(t + 4);
+    seg->ack = tcpw_get32(t + 8);
     seg->flags = t[13] & 0x3f;
-    seg->wnd = be16(t + 14);
+    seg->wnd = tcpw_get16(t + 14);
     seg->data = t + doff;
     seg->data_len = tcp_len - doff;
     seg->in_rcvbuf = false;

@@ -19,14 +19,6 @@
 
 /* ---- byte order: network order (big-endian) through bytes ------------------------------- */
 
-static inline uint16_t get16(const uint8_t *p) {
-    return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static inline uint32_t get32(const uint8_t *p) {
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
 static inline void put16(uint8_t *p, uint16_t v) {
     p[0] = (uint8_t)(v >> 8);
     p[1] = (uint8_t)v;
@@ -219,7 +211,7 @@ int tcpw_parse_options(const uint8_t *opt, size_t len, tcpw_tcp_opts *out) {
         case OPT_MSS: /* RFC 9293 §3.2 / §3.7.1: Maximum Segment Size, length 4 */
             if (olen != OPTLEN_MSS) return TCPW_WIRE_OPT_BAD_SIZE;
             out->has_mss = true;
-            out->mss = get16(d);
+            out->mss = tcpw_get16(d);
             break;
         case OPT_WSCALE: /* RFC 7323 §2.2: Window Scale, length 3 (clamping is the caller's) */
             if (olen != OPTLEN_WSCALE) return TCPW_WIRE_OPT_BAD_SIZE;
@@ -237,16 +229,16 @@ int tcpw_parse_options(const uint8_t *opt, size_t len, tcpw_tcp_opts *out) {
                 return TCPW_WIRE_OPT_BAD_SIZE;
             out->sack_count = (uint8_t)n;
             for (size_t b = 0; b < n; b++) {
-                out->sack[b][0] = get32(d + b * OPTLEN_SACK_BLK);     /* left edge */
-                out->sack[b][1] = get32(d + b * OPTLEN_SACK_BLK + 4); /* right edge */
+                out->sack[b][0] = tcpw_get32(d + b * OPTLEN_SACK_BLK);     /* left edge */
+                out->sack[b][1] = tcpw_get32(d + b * OPTLEN_SACK_BLK + 4); /* right edge */
             }
             break;
         }
         case OPT_TS: /* RFC 7323 §3.2: Timestamps, length 10: TSval, TSecr */
             if (olen != OPTLEN_TS) return TCPW_WIRE_OPT_BAD_SIZE;
             out->has_ts = true;
-            out->tsval = get32(d);
-            out->tsecr = get32(d + 4);
+            out->tsval = tcpw_get32(d);
+            out->tsecr = tcpw_get32(d + 4);
             break;
         default: /* RFC 9293 §3.2 / RFC 1122 §4.2.2.5: ignore unknown options by length */ break;
         }
@@ -266,29 +258,29 @@ static int parse_options_fast(const uint8_t *o, size_t len, tcpw_tcp_opts *out) 
     switch (len) {
     case 0: return TCPW_WIRE_OK;
     case 12:
-        if (get32(o) != 0x0101080au) break;
+        if (tcpw_get32(o) != 0x0101080au) break;
         out->has_ts = true;
-        out->tsval = get32(o + 4);
-        out->tsecr = get32(o + 8);
+        out->tsval = tcpw_get32(o + 4);
+        out->tsecr = tcpw_get32(o + 8);
         return TCPW_WIRE_OK;
     case 8:
-        if (get16(o) != 0x0204u || get32(o + 4) >> 8 != 0x010303u) break;
+        if (tcpw_get16(o) != 0x0204u || tcpw_get32(o + 4) >> 8 != 0x010303u) break;
         out->has_mss = true;
-        out->mss = get16(o + 2);
+        out->mss = tcpw_get16(o + 2);
         out->has_wscale = true;
         out->wscale = o[7];
         return TCPW_WIRE_OK;
     case 20:
-        if (get16(o) != 0x0204u || get32(o + 16) >> 8 != 0x010303u) break;
-        if (get32(o + 4) == 0x0402080au)
+        if (tcpw_get16(o) != 0x0204u || tcpw_get32(o + 16) >> 8 != 0x010303u) break;
+        if (tcpw_get32(o + 4) == 0x0402080au)
             out->sack_permitted = true;
-        else if (get32(o + 4) != 0x0101080au)
+        else if (tcpw_get32(o + 4) != 0x0101080au)
             break;
         out->has_mss = true;
-        out->mss = get16(o + 2);
+        out->mss = tcpw_get16(o + 2);
         out->has_ts = true;
-        out->tsval = get32(o + 8);
-        out->tsecr = get32(o + 12);
+        out->tsval = tcpw_get32(o + 8);
+        out->tsecr = tcpw_get32(o + 12);
         out->has_wscale = true;
         out->wscale = o[19];
         return TCPW_WIRE_OK;
@@ -324,7 +316,7 @@ static int parse_ipv4(const uint8_t *buf, size_t len, unsigned flags, tcpw_packe
 
     /* RFC 791 §3.1 "Total Length": header plus data. It must cover the header and match the
      * buffer, unless the caller allows a trailer (link-layer padding) after it. */
-    size_t total = get16(buf + 2);
+    size_t total = tcpw_get16(buf + 2);
     if (total < ihl) return TCPW_WIRE_IP_LENGTH;
     if ((flags & TCPW_PARSE_ALLOW_TRAILER) ? total > len : total != len) return TCPW_WIRE_IP_LENGTH;
 
@@ -336,7 +328,7 @@ static int parse_ipv4(const uint8_t *buf, size_t len, unsigned flags, tcpw_packe
     /* RFC 791 §3.1 "Flags"/"Fragment Offset": a fragment (MF set or a non-zero offset) is
      * not a whole segment; tcpwave does no reassembly. Checked before the protocol, since
      * a non-first fragment's protocol says nothing about its bytes. */
-    uint16_t frag = get16(buf + 6);
+    uint16_t frag = tcpw_get16(buf + 6);
     if ((frag & IPV4_FLAG_MF) || (frag & IPV4_FRAG_OFFSET)) return TCPW_WIRE_FRAGMENT;
 
     /* RFC 791 §3.1 "Protocol": 6 is TCP (RFC 9293 §3.1). */
@@ -392,7 +384,7 @@ static int parse_ipv6(const uint8_t *buf, size_t len, unsigned flags, tcpw_packe
 
     /* RFC 8200 §3 "Payload Length": everything after the 40-byte header, extension headers
      * included. (Jumbograms, RFC 2675, are not supported.) */
-    size_t total = (size_t)get16(buf + 4) + IPV6_HDR_LEN;
+    size_t total = (size_t)tcpw_get16(buf + 4) + IPV6_HDR_LEN;
     if ((flags & TCPW_PARSE_ALLOW_TRAILER) ? total > len : total != len) return TCPW_WIRE_IP_LENGTH;
 
     size_t off = IPV6_HDR_LEN;
@@ -409,13 +401,7 @@ static int parse_ipv6(const uint8_t *buf, size_t len, unsigned flags, tcpw_packe
  * §2.5.2: the unspecified address (0.0.0.0, ::) names no host. */
 static inline bool address_is_bad(const tcpw_addr *a) {
     static const uint8_t zero[16];
-    if (a->family == 4) {
-        uint32_t v = get32(a->ip);
-        if (v == 0) return true;                           /* 0.0.0.0 */
-        if (v == 0xffffffffu) return true;                 /* limited broadcast, RFC 919 */
-        if ((v & 0xf0000000u) == 0xe0000000u) return true; /* 224.0.0.0/4, RFC 5771 */
-        return false;
-    }
+    if (a->family == 4) return tcpw_ipv4_is_bad(tcpw_get32(a->ip));
     if (memcmp(a->ip, zero, 16) == 0) return true; /* :: */
     return a->ip[0] == 0xff;                       /* ff00::/8, RFC 4291 §2.7 */
 }
@@ -448,14 +434,14 @@ int tcpw_parse(const uint8_t *buf, size_t len, unsigned flags, tcpw_packet *out)
     if (tcp_len < TCP_HDR_MIN) return TCPW_WIRE_TCP_TRUNCATED;
 
     /* RFC 9293 §3.1: ports, sequence and acknowledgment numbers. */
-    out->src.port = get16(tcp);
-    out->dst.port = get16(tcp + 2);
-    out->seq = get32(tcp + 4);
-    out->ack = get32(tcp + 8);
+    out->src.port = tcpw_get16(tcp);
+    out->dst.port = tcpw_get16(tcp + 2);
+    out->seq = tcpw_get32(tcp + 4);
+    out->ack = tcpw_get32(tcp + 8);
     /* RFC 9293 §3.1 "Control Bits": CWR ECE URG ACK PSH RST SYN FIN, high bit first. */
     out->flags = tcp[13];
-    out->win = get16(tcp + 14);
-    out->urp = get16(tcp + 18);
+    out->win = tcpw_get16(tcp + 14);
+    out->urp = tcpw_get16(tcp + 18);
 
     /* RFC 9293 §3.1 "Data Offset": header length in 32-bit words, at least 5, and the header
      * must lie within the segment. */

@@ -61,6 +61,25 @@ typedef struct tcpw_tcp_opts {
     uint32_t sack[TCPW_MAX_SACK_BLOCKS][2]; /* left, right edges */
 } tcpw_tcp_opts;
 
+/* Network byte order (big-endian) read byte by byte: tcpw_parse() and the usual-segment reader
+ * of tcpw_input() (stack.c) read fields the same way. */
+static inline uint16_t tcpw_get16(const uint8_t *p) {
+    return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static inline uint32_t tcpw_get32(const uint8_t *p) {
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+/* RFC 9293 §3.10.7.1 and RFC 1122 §4.2.3.10: TCP ignores segments whose source or destination
+ * is a broadcast or multicast address; RFC 1122 §3.2.1.3 (a): 0.0.0.0 names no host. v: an
+ * IPv4 address as a number (tcpw_get32 of its bytes). */
+static inline bool tcpw_ipv4_is_bad(uint32_t v) {
+    return v == 0 ||                         /* 0.0.0.0 */
+           v == 0xffffffffu ||               /* limited broadcast, RFC 919 */
+           (v & 0xf0000000u) == 0xe0000000u; /* 224.0.0.0/4, RFC 5771 */
+}
+
 /* A parsed packet: a view into the caller's buffer. */
 typedef struct tcpw_packet {
     uint8_t ip_version; /* 4 or 6 */
