@@ -1,10 +1,11 @@
 /* sim.c — the simulated network: nodes, impaired links, scripted rules, the event queue
  * behind the virtual clock, the recording and the pcap tap. See sim.h for the model.
  *
- * The event queue is a binary min-heap of (time, insertion order) holding packets in flight
- * and scheduled callbacks; node deadlines are not queued but asked of every node before each
- * step (they change whenever the application calls into a stack). Packet buffers come from a
- * free list owned by the simulation, so a long run does not churn malloc per packet.
+ * The event queue is a binary min-heap of (time, packet before callback, insertion order)
+ * holding packets in flight and scheduled callbacks; node deadlines are not queued but asked of
+ * every node before each step (they change whenever the application calls into a stack). Packet
+ * buffers come from a free list owned by the simulation, so a long run does not churn malloc per
+ * packet.
  */
 #ifndef _GNU_SOURCE
 #define _DEFAULT_SOURCE /* u_char and friends, which pcap.h needs, are BSD types */
@@ -69,7 +70,7 @@ struct tcpw_sim {
 
     sim_event *heap;
     size_t hlen, hcap;
-    uint64_t order;     /* insertion counter: ties in time run in this order */
+    uint64_t order;     /* insertion counter: ties of one kind run in this order */
     uint64_t in_flight; /* packets in the heap */
     sim_pkt *free_pkts;
 
@@ -122,8 +123,11 @@ static tcpw_addr default_addr(int idx, int family) {
 
 /* ---- the event heap ---------------------------------------------------------------------- */
 
+/* Ties in time: arrivals before callbacks (sim.h, "Ordering"), then insertion order. */
 static bool ev_before(const sim_event *a, const sim_event *b) {
-    return a->t < b->t || (a->t == b->t && a->order < b->order);
+    if (a->t != b->t) return a->t < b->t;
+    if ((a->fn == NULL) != (b->fn == NULL)) return a->fn == NULL;
+    return a->order < b->order;
 }
 
 static int heap_push(tcpw_sim *sim, uint64_t t, void (*fn)(tcpw_sim *, void *), void *p) {

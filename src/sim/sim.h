@@ -27,10 +27,12 @@
  *   draws of later packets. Same seed + same calls => the same run, bit for bit.
  * - The virtual clock jumps straight to the next thing that happens: a packet arrival, a
  *   scheduled callback, or a node's deadline. A 60 s TIME_WAIT costs one step.
- * - Ordering: things due at the same time run in a fixed order: packet arrivals and
- *   scheduled callbacks first, in the order they were queued; then node deadlines, lowest
- *   node index first. A deadline already in the past runs at the current time (the clock
- *   never goes backwards).
+ * - Ordering: things due at the same time run in a fixed order: packet arrivals first, in
+ *   the order they were sent; then scheduled callbacks (the applications' own timing), in
+ *   the order they were queued; then node deadlines, lowest node index first. A stack takes
+ *   in what arrived at one instant before an application acting at that instant runs, as a
+ *   kernel's receive path runs before the process it wakes. A deadline already in the past runs at
+ * the current time (the clock never goes backwards).
  * - Recording: every segment between nodes 0 and 1 is recorded (TCPW_REC_SEG) in the sim's
  *   tcpw_recording, and stacks' traces become TCPW_REC_STATE / TCPW_REC_NOTE events.
  * - Capture: tcpw_sim_pcap_open() writes every packet *when it is sent* (a tap at the

@@ -538,7 +538,7 @@ static int check_scenario(const char *name, const tcpw_scn_options *opt, const c
     }
     const truth *t = r.t;
     int mism = 0, inv = 0;
-    bool bad[MAXSEG];
+    bool bad[MAXSEG], twin_ok[MAXSEG] = {false};
     for (int k = 0; k < t->n; k++) {
         bad[k] = !pkt_ok(v, t, k, &inv);
         mism += bad[k];
@@ -581,13 +581,21 @@ static int check_scenario(const char *name, const tcpw_scn_options *opt, const c
             mism = 0;
             inv = inv2;
         }
+        /* which packets the twin run explains, for the reader of the list */
+        if (mism && other)
+            for (int k = 0; k < t->n; k++)
+                twin_ok[k] = pkt_ok(v, t2, k, &inv2);
         if (other) sim_run_free(&r2);
     }
     total->invisible += inv;
     total->mismatches += mism;
     if (mism && (g_verbose || g_dump))
         for (int k = 0; k < t->n; k++)
-            if (bad[k]) print_pkt(name, label, v, t, k, "   <-- MISMATCH");
+            if (bad[k])
+                print_pkt(name, label, v, t, k,
+                          twin_ok[k] ? "   <-- MISMATCH (alone, the same capture's other run "
+                                       "would explain it)"
+                                     : "   <-- MISMATCH");
     free(v);
     sim_run_free(&r);
     return mism;

@@ -437,6 +437,31 @@ static void test_scheduled_callbacks(void) {
     fake_clear(&b);
 }
 
+/* sim.h "Ordering": at one instant the network's arrivals run before the callbacks (the
+ * applications' timing), even a callback queued before the packet was sent — as a kernel
+ * takes in what arrived before the process it wakes runs. */
+static void test_arrivals_before_callbacks(void) {
+    cb_log log;
+    memset(&log, 0, sizeof log);
+    tcpw_sim_config cfg = config_latency(1000, 1);
+    cfg.user = &log;
+    fake_node a, b;
+    tcpw_sim *sim = make_pair(&cfg, &a, &b);
+    REQUIRE(sim);
+    log.sim = sim;
+    CHECK_EQ_U(tcpw_sim_at(sim, 1000, log_cb, &log), TCPW_OK); /* queued first */
+    CHECK_EQ_U(send_seg(sim, 0, 1, 7, TCPW_ACK, 0), TCPW_OK);  /* arrives at 1000 too */
+    CHECK(tcpw_sim_step(sim));
+    CHECK_EQ_U(b.nrx, 1); /* the arrival ran first */
+    CHECK_STR(log.text, "");
+    CHECK(tcpw_sim_step(sim));
+    CHECK_STR(log.text, "cb@1000 ");
+    CHECK_EQ_U(tcpw_sim_now(sim), 1000);
+    tcpw_sim_free(sim);
+    fake_clear(&a);
+    fake_clear(&b);
+}
+
 /* ---- random impairments ------------------------------------------------------------------ */
 
 static uint64_t run_loss(double p, uint64_t seed, uint64_t *delivered) {
@@ -1234,6 +1259,7 @@ int main(void) {
     RUN(test_deadline_jump);
     RUN(test_livelock_guard);
     RUN(test_scheduled_callbacks);
+    RUN(test_arrivals_before_callbacks);
     RUN(test_loss_rate);
     RUN(test_duplicate);
     RUN(test_reorder);
