@@ -17,7 +17,9 @@
  *                 cites what the receiver would have done had it arrived):
  *                   repeat_lost      repeated with no acknowledgment of it in between
  *                   unacked_lost     the receiver's ACK stops exactly at it, well after
- *                   hole_lost        beyond a hole, it drew no immediate duplicate ACK
+ *                   hole_lost        beyond a hole, it drew no immediate duplicate ACK (of
+ *                                    its own: out-of-order arrivals of one moment each
+ *                                    draw one)
  *                   syn_lost         a SYN never answered with SYN+ACK
  *                   synack_late_lost a SYN+ACK to SYN-SENT answered only at a later copy
  *                   ack_lost         its ACK's receiver retransmitted what it acknowledged
@@ -414,17 +416,58 @@ static void unacked_lost(tcpw_an_conn *c, size_t i, const uint32_t *next_b) {
     }
 }
 
-/* Packet i owed its receiver b an immediate answer (why says which): when b's first packet
- * after i would have arrived left well after that, b never got it. next_b: b's next packet. */
-static void silent_at_arrival(tcpw_an_conn *c, size_t i, const uint32_t *next_b, tcpw_an_why why) {
+/* Packet i owed its receiver b an immediate answer (why says which), and `owed` earlier
+ * arrivals of the same moment were owed one each too: when b sent no more than those answers
+ * while this one would have arrived, and its next packet left well after that, b never got
+ * it. next_b: b's next packet. */
+static void silent_at_arrival(tcpw_an_conn *c, size_t i, const uint32_t *next_b, tcpw_an_why why,
+                              unsigned owed) {
     tcpw_an_pkt *p = &c->pkt[i];
     uint64_t lb = c->lag_us[1 - p->side], arrival = p->t_us + lb;
+    unsigned answers = 0;
     for (size_t j = next_b[i + 1]; j < c->npkt; j = next_b[j + 1]) {
         const tcpw_an_pkt *q = &c->pkt[j];
         if (q->t_us < arrival) continue;
-        if (q->t_us > arrival + lb / 2 + 1000) mark_lost(p, why, j);
-        return;
+        if (q->t_us > arrival + lb / 2 + 1000) {
+            mark_lost(p, why, j);
+            return;
+        }
+        if (++answers > owed) return;
     }
+}
+
+/* How many packets of p's sender before packet i, not inferred lost, arrived beyond the same
+ * hole (above hole_seq, the first octet of the lost segment) after the receiver's last packet
+ * before i's arrival: each was owed a duplicate ACK of its own (RFC 5681 §4.2) that the
+ * receiver had not sent yet, so they share the answers at i's arrival with it. (Segments in
+ * order before the hole may draw answers too, at most one for each; they are not counted, so
+ * the count is a lower bound.) */
+static unsigned owed_dupacks(const tcpw_an_conn *c, size_t i, uint32_t hole_seq,
+                             const uint32_t *next_b) {
+    const tcpw_an_pkt *p = &c->pkt[i];
+    int a = p->side;
+    uint64_t la = c->lag_us[1 - a], arrival = p->t_us + la, last_b = 0;
+    for (size_t k = i; k-- > 0;) {
+        const tcpw_an_pkt *o = &c->pkt[k];
+        if (o->side != a && o->t_us < arrival) {
+            last_b = o->t_us;
+            break;
+        }
+    }
+    for (size_t j = next_b[i + 1]; j < c->npkt && c->pkt[j].t_us < arrival; j = next_b[j + 1])
+        last_b = c->pkt[j].t_us;
+    unsigned owed = 0;
+    for (size_t k = i, seen = 0; k-- > 0 && seen < 64;) {
+        const tcpw_an_pkt *o = &c->pkt[k];
+        if (o->side != a) continue;
+        seen++;
+        if (o->t_us + la < last_b || (o->t_us + la == last_b && last_b)) break;
+        if (!seglen(o) || (o->flags & (TCPW_SYN | TCPW_RST)) || (o->marks & TCPW_AN_LOST) ||
+            !seq_gt(o->seq, hole_seq))
+            continue;
+        owed++;
+    }
+    return owed;
 }
 
 /* A segment that arrives beyond a hole — an earlier segment of its sender was lost and not
@@ -435,8 +478,10 @@ static void hole_lost(tcpw_an_conn *c, size_t i, uint32_t b_ack, const uint32_t 
     tcpw_an_pkt *p = &c->pkt[i];
     int a = p->side, b = 1 - a;
     if (!c->lag_known[b] || (p->flags & TCPW_SYN) || !seq_gt(p->seq, b_ack)) return;
-    /* the hole: a lost segment of a just before it, starting at or after b_ack */
+    /* the hole: a lost segment of a before it, starting at or after b_ack (hole_seq: the
+     * lowest such, where the receiver's queue of out-of-order data begins) */
     bool hole = false;
+    uint32_t hole_seq = 0;
     for (size_t k = i, seen = 0; k-- > 0 && seen < 64;) {
         const tcpw_an_pkt *o = &c->pkt[k];
         if (o->side != a || !seglen(o) || (o->flags & TCPW_RST)) continue;
@@ -446,11 +491,12 @@ static void hole_lost(tcpw_an_conn *c, size_t i, uint32_t b_ack, const uint32_t 
             if (seq_le(o->seq, b_ack)) break; /* it was filled */
             continue;
         }
+        if (!hole || seq_lt(o->seq, hole_seq)) hole_seq = o->seq;
         hole = true;
-        break;
     }
     if (!hole) return;
-    silent_at_arrival(c, i, next_b, TCPW_AN_WHY_LOST_NO_DUPACK);
+    silent_at_arrival(c, i, next_b, TCPW_AN_WHY_LOST_NO_DUPACK,
+                      owed_dupacks(c, i, hole_seq, next_b));
 }
 
 /* A segment that fills the receiver's hole — the receiver, holding data beyond it, had been
@@ -480,7 +526,7 @@ static void fill_lost(tcpw_an_conn *c, size_t i, uint32_t b_ack, const uint32_t 
         beyond = seq_gt(o->seq, p->seq) && !(o->marks & TCPW_AN_LOST);
     }
     if (!beyond) return;
-    silent_at_arrival(c, i, next_b, TCPW_AN_WHY_LOST_NO_FILL_ACK);
+    silent_at_arrival(c, i, next_b, TCPW_AN_WHY_LOST_NO_FILL_ACK, 0);
 }
 
 /* A SYN reaching LISTEN or SYN-SENT is answered with <SYN,ACK> (RFC 9293 §3.10.7.2 third,
