@@ -23,7 +23,9 @@
  *     loss and keeps every later draw) — with, of two identical copies sent at one instant,
  *     the other dropped; and with the receiving application sending as late as it did (an
  *     application may act whenever it likes). When such a run writes byte for byte the same
- *     capture, no analyzer can tell the two apart, and the analyzer must match that run's
+ *     capture — or a capture that begins with every byte of this one and goes on after it
+ *     (a capture may be stopped at any moment: where it ends says nothing of what came
+ *     after) — no analyzer can tell the two apart, and the analyzer must match that run's
  *     truth exactly instead;
  *   - a lost pure ACK superseded at once by a segment its sender sent right after it with
  *     the same acknowledgment (superseded_at_once): the receiver's state after both is the
@@ -475,8 +477,10 @@ static bool same_capture_run(const char *name, const tcpw_scn_options *opt, cons
             if (!apply_changes(opt, ch, n, use, &cf) ||
                 do_run_delayed(name, &cf, &r2, false, ds, du) != 0)
                 continue;
-            bool same = r2.pcap_len == r->pcap_len && !memcmp(r2.pcap, r->pcap, r->pcap_len) &&
-                        r2.t->n == r->t->n;
+            /* the same bytes, or this capture is the start of that run's: a capture may
+             * stop at any moment, and where it stopped says nothing of what came after */
+            bool same = r2.pcap_len >= r->pcap_len && !memcmp(r2.pcap, r->pcap, r->pcap_len) &&
+                        r2.t->n >= r->t->n;
             if (g_dump)
                 fprintf(stderr, "counterfactual +%s%s%s%s%s: %s capture\n", ch[i].undrop,
                         ch[i].remove_rule >= 0 ? "(drop rule removed)" : "",
@@ -682,13 +686,16 @@ static void test_random_loss(void) {
  *     the one an earlier out-of-order segment of the same moment drew (hole_lost, owed);
  *   simultaneous-open 682, 915, close-in-syn-rcvd 452, 986: a lost handshake ACK whose only
  *     trace is when the application acted — undecidable once arrivals of one instant run before
- *     the applications (sim.h, "Ordering"). */
+ *     the applications (sim.h, "Ordering");
+ *   rst-on-unread-data 752, 797: a FIN lost before a RST, shown only by the ACK the client
+ *     would have sent after the capture's last packet (test_undecidable_capture_end). */
 static void test_found_by_sweeps(void) {
     static const struct {
         const char *scenario;
         uint64_t seed;
-    } runs[] = {{"old-duplicate", 338},     {"old-duplicate", 760},     {"simultaneous-open", 682},
-                {"simultaneous-open", 915}, {"close-in-syn-rcvd", 452}, {"close-in-syn-rcvd", 986}};
+    } runs[] = {{"old-duplicate", 338},      {"old-duplicate", 760},     {"simultaneous-open", 682},
+                {"simultaneous-open", 915},  {"close-in-syn-rcvd", 452}, {"close-in-syn-rcvd", 986},
+                {"rst-on-unread-data", 752}, {"rst-on-unread-data", 797}};
     stats total = {0};
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
         tcpw_scn_options o;
@@ -706,19 +713,23 @@ static void test_found_by_sweeps(void) {
 
 /* ---- what no capture can tell: two runs, the same capture bytes, different truths ---------- */
 
-/* Runs both; checks that the captures are byte for byte the same and that the engine's states
- * differ at packet k (1-based) on side `rcv` (1: the receiver's, 0: the sender's). */
-static void same_bytes_other_truth(const char *name, const tcpw_scn_options *o1, app_later l1,
-                                   const tcpw_scn_options *o2, app_later l2, int k, int rcv,
-                                   tcpw_state st1, tcpw_state st2) {
+/* Runs both; checks that the captures are byte for byte the same (cut: that the first is the
+ * start of the second, which goes on) and that the engine's states differ at packet k
+ * (1-based) on side `rcv` (1: the receiver's, 0: the sender's). */
+static void bytes_other_truth(const char *name, const tcpw_scn_options *o1, app_later l1,
+                              const tcpw_scn_options *o2, app_later l2, bool cut, int k, int rcv,
+                              tcpw_state st1, tcpw_state st2) {
     sim_run r1, r2;
     REQUIRE(do_run_later(name, o1, &r1, false, l1) == 0);
     if (do_run_later(name, o2, &r2, false, l2) != 0) {
         sim_run_free(&r1);
         REQUIRE(!"second run failed");
     }
-    CHECK_EQ_U(r1.pcap_len, r2.pcap_len);
-    CHECK(r1.pcap_len == r2.pcap_len && !memcmp(r1.pcap, r2.pcap, r1.pcap_len));
+    if (cut)
+        CHECK(r1.pcap_len < r2.pcap_len && r1.t->n < r2.t->n);
+    else
+        CHECK_EQ_U(r1.pcap_len, r2.pcap_len);
+    CHECK(r1.pcap_len <= r2.pcap_len && !memcmp(r1.pcap, r2.pcap, r1.pcap_len));
     CHECK(k >= 1 && k <= r1.t->n && k <= r2.t->n);
     if (k >= 1 && k <= r1.t->n && k <= r2.t->n) {
         CHECK_STR(tcpw_state_name(rcv ? r1.t->rcv[k - 1] : r1.t->snd[k - 1]), tcpw_state_name(st1));
@@ -738,8 +749,8 @@ static void test_undecidable_lost_ack(void) {
     tcpw_scn_options_init(&lost);
     lost.rules[lost.nrules++] = "server>client#3";
     app_later none = {-1, 0, 0};
-    same_bytes_other_truth("four-way", &clean, none, &lost, none, 7, 1, TCPW_FIN_WAIT_2,
-                           TCPW_FIN_WAIT_1);
+    bytes_other_truth("four-way", &clean, none, &lost, none, false, 7, 1, TCPW_FIN_WAIT_2,
+                      TCPW_FIN_WAIT_1);
 }
 
 /* A state change that sends nothing: old-duplicate's client calls close() once its 60 kB are
@@ -750,8 +761,8 @@ static void test_undecidable_user_call(void) {
     tcpw_scn_options o;
     tcpw_scn_options_init(&o);
     app_later none = {-1, 0, 0}, later = {TCPW_SCN_CLIENT, 0, 50000};
-    same_bytes_other_truth("old-duplicate", &o, none, &o, later, 13, 0, TCPW_FIN_WAIT_1,
-                           TCPW_ESTABLISHED);
+    bytes_other_truth("old-duplicate", &o, none, &o, later, false, 13, 0, TCPW_FIN_WAIT_1,
+                      TCPW_ESTABLISHED);
 }
 
 /* A simultaneous open's SYN+ACK reaching SYN_RCVD is not acknowledged (RFC 9293 Figure 8): in
@@ -764,8 +775,28 @@ static void test_undecidable_application_timing(void) {
     tcpw_scn_options_init(&lost);
     lost.rules[lost.nrules++] = "server>client#2";
     app_later none = {-1, 0, 0}, later = {TCPW_SCN_CLIENT, 5000, 0};
-    same_bytes_other_truth("close-in-syn-rcvd", &lost, none, &clean, later, 3, 1, TCPW_SYN_RCVD,
-                           TCPW_ESTABLISHED);
+    bytes_other_truth("close-in-syn-rcvd", &lost, none, &clean, later, false, 3, 1, TCPW_SYN_RCVD,
+                      TCPW_ESTABLISHED);
+}
+
+/* Where a capture ends: in rst-on-unread-data with 20% loss (seed 752) the server closes with
+ * the request unread, sending FIN (packet 9), a RST after it (10) and a RST answering the
+ * client's ACK at its closed port (11, at RCV.NXT before the FIN); the FIN and the first RST
+ * are lost, the client is reset by the third, and the capture ends there. Had the FIN arrived,
+ * the client would have acknowledged it (and then been reset by either RST): that run's capture
+ * is this one with one more packet at its end — a capture stopped a moment earlier is this
+ * one byte for byte, with the client in CLOSE_WAIT after packet 9 instead of ESTABLISHED. */
+static void test_undecidable_capture_end(void) {
+    tcpw_scn_options lost, arrived;
+    tcpw_scn_options_init(&lost);
+    lost.set |= TCPW_SCN_OPT_LOSS | TCPW_SCN_OPT_SEED;
+    lost.loss = 0.2;
+    lost.seed = 752;
+    arrived = lost;
+    arrived.rules[arrived.nrules++] = "server>client#4@hold=0us";
+    app_later none = {-1, 0, 0};
+    bytes_other_truth("rst-on-unread-data", &lost, none, &arrived, none, true, 9, 1,
+                      TCPW_ESTABLISHED, TCPW_CLOSE_WAIT);
 }
 
 int main(int argc, char **argv) {
@@ -794,6 +825,7 @@ int main(int argc, char **argv) {
     RUN(test_undecidable_lost_ack);
     RUN(test_undecidable_user_call);
     RUN(test_undecidable_application_timing);
+    RUN(test_undecidable_capture_end);
     RUN(test_clean);
     RUN(test_single_losses);
     if (!g_quiet_random) RUN(test_random_loss);
