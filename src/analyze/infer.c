@@ -247,6 +247,23 @@ static uint64_t surely_arrived(const tcpw_an_conn *c, int b, uint64_t t) {
  * was over. `ignore`: an acknowledgment whose own arrival is in question (SIZE_MAX: none). */
 typedef enum { RETX_TOO_SOON, RETX_PLAUSIBLE, RETX_TOO_LATE } retx_timing;
 
+/* Whether packet k, a SYN+ACK, answered a copy of the peer's SYN that had just arrived (a
+ * SYN repeated into SYN-RECEIVED is answered with the SYN+ACK again, RFC 9293 §3.10.7.4 first
+ * and fourth; Linux's request socket does the same) rather than left at its timer's expiry. */
+static bool answers_syn_copy(const tcpw_an_conn *c, size_t k) {
+    const tcpw_an_pkt *o = &c->pkt[k];
+    if ((o->flags & (TCPW_SYN | TCPW_ACK | TCPW_RST)) != (TCPW_SYN | TCPW_ACK)) return false;
+    uint64_t lag = c->lag_us[o->side], slack = lag / 2 + 1000;
+    for (size_t r = k; r-- > 0;) {
+        const tcpw_an_pkt *q = &c->pkt[r];
+        if (q->t_us + lag + slack < o->t_us) return false;
+        if (q->side != o->side && (q->flags & (TCPW_SYN | TCPW_ACK | TCPW_RST)) == TCPW_SYN &&
+            q->t_us + lag <= o->t_us)
+            return true;
+    }
+    return false;
+}
+
 static retx_timing retransmission_timing(const tcpw_an_conn *c, size_t j, size_t ignore) {
     const tcpw_an_pkt *q = &c->pkt[j];
     uint64_t prev = 0, prevprev = 0;
@@ -256,6 +273,8 @@ static retx_timing retransmission_timing(const tcpw_an_conn *c, size_t j, size_t
         const tcpw_an_pkt *o = &c->pkt[k];
         uint32_t ol = seglen(o);
         if (o->side != q->side || !ol || (o->flags & TCPW_RST)) continue;
+        /* (a copy that answered the peer's repeated SYN is no step of the timer's backoff) */
+        if (answers_syn_copy(c, k)) continue;
         if (seq_le(o->seq, q->seq) && seq_gt(o->seq + ol, q->seq)) {
             if (found == 0) {
                 prev = o->t_us;
@@ -656,6 +675,23 @@ static void ack_lost(tcpw_an_conn *c, size_t i, const uint32_t *next_seq) {
     }
 }
 
+/* Whether the receiver of packet j shows that it never held j's first octet after packet i:
+ * its first acknowledgment after i that reaches j's sequence number stops exactly there —
+ * everything before had arrived, j's octets had not (an out-of-order segment it held would
+ * have moved RCV.NXT past them as soon as the gap before them closed, RFC 9293 §3.10.7.4
+ * seventh). */
+static bool never_held(const tcpw_an_conn *c, size_t j, size_t i) {
+    const tcpw_an_pkt *q = &c->pkt[j];
+    for (size_t k = i + 1; k < c->npkt && k < i + LOSS_SCAN_MAX; k++) {
+        const tcpw_an_pkt *o = &c->pkt[k];
+        if (o->side == q->side || !(o->flags & TCPW_ACK) || (o->flags & TCPW_RST) ||
+            seq_lt(o->ack, q->seq))
+            continue;
+        return o->ack == q->seq;
+    }
+    return false;
+}
+
 /* Answers to a copy held back in the network. Two kinds of segment are only ever sent in
  * answer to one that arrived: a RST <SEQ=X> without ACK, a closed port's answer to a segment
  * whose ACK field was X (RFC 9293 §3.10.7.1), from a side whose FIN had been acknowledged
@@ -698,7 +734,11 @@ static size_t delayed_copies(tcpw_an_conn *c) {
                     prompt = j;
                     if (q->t_us + 2 * c->lag_us[b] + 1000 >= p->t_us) break; /* it answers it */
                 }
-                if (!(q->flags & TCPW_RST) && (q->marks & TCPW_AN_LOST) && seglen(q)) {
+                /* (a SYN arriving late in a synchronized state draws a challenge ACK that
+                 * differs, RFC 5961 §4.2; a copy its receiver's later ACK shows it never
+                 * held did not arrive late either) */
+                if (!(q->flags & TCPW_RST) && !(is_dup && (q->flags & TCPW_SYN)) &&
+                    (q->marks & TCPW_AN_LOST) && seglen(q) && !never_held(c, j, i)) {
                     cand = j;
                     break;
                 }

@@ -36,7 +36,7 @@
  * recording, then every packet with the engine's states (and what a packet had shown of them,
  * in parentheses), the analyzer's (`*` inferred), its marks (R retransmission, L lost,
  * X crossed, D dup ACK, O out of order, G gap), the evidence and the frame that shows it, and
- * the runs tried for a twin capture.
+ * the runs tried for a twin capture (TCPW_AN_CF_DIR=DIR: their captures, save_counterfactual).
  */
 #define _DEFAULT_SOURCE
 #include <stdio.h>
@@ -448,6 +448,28 @@ static bool apply_changes(const tcpw_scn_options *opt, const change *ch, int n, 
     return true;
 }
 
+/* With TCPW_AN_CF_DIR set (and -d), the dumped run's capture is written there as run.pcap and
+ * every counterfactual run's as cfN.pcap, N counting from 0 in the order the dump lists them:
+ * `tshark -r` both to see where they differ. */
+static void save_counterfactual(const sim_run *r, const sim_run *r2) {
+    static int n;
+    const char *dir = getenv("TCPW_AN_CF_DIR");
+    if (!dir || !*dir) return;
+    char path[512];
+    const sim_run *runs[2] = {r, r2};
+    for (int i = 0; i < 2; i++) {
+        if (i == 0)
+            snprintf(path, sizeof path, "%s/run.pcap", dir);
+        else
+            snprintf(path, sizeof path, "%s/cf%d.pcap", dir, n++);
+        FILE *f = fopen(path, "wb");
+        if (!f) continue;
+        if (fwrite(runs[i]->pcap, 1, runs[i]->pcap_len, f) != runs[i]->pcap_len)
+            fprintf(stderr, "%s: short write\n", path);
+        fclose(f);
+    }
+}
+
 /* Looks for another run with byte for byte the same capture: the changes are tried one by
  * one and kept while the capture stays the same. On success *other holds that run. */
 static bool same_capture_run(const char *name, const tcpw_scn_options *opt, const sim_run *r,
@@ -477,6 +499,7 @@ static bool same_capture_run(const char *name, const tcpw_scn_options *opt, cons
             if (!apply_changes(opt, ch, n, use, &cf) ||
                 do_run_delayed(name, &cf, &r2, false, ds, du) != 0)
                 continue;
+            if (g_dump) save_counterfactual(r, &r2);
             /* the same bytes, or this capture is the start of that run's: a capture may
              * stop at any moment, and where it stopped says nothing of what came after */
             bool same = r2.pcap_len >= r->pcap_len && !memcmp(r2.pcap, r->pcap, r->pcap_len) &&
@@ -687,15 +710,22 @@ static void test_random_loss(void) {
  *   simultaneous-open 682, 915, close-in-syn-rcvd 452, 986: a lost handshake ACK whose only
  *     trace is when the application acted — undecidable once arrivals of one instant run before
  *     the applications (sim.h, "Ordering");
+ *   old-duplicate 891: the copy a late duplicate ACK answered is not one the receiver's later
+ *     ACK shows it never held (delayed_copies, never_held);
+ *   four-way 1537 (and every scenario with that seed): the SYN+ACK sent again in answer to
+ *     the client's repeated SYN is no step of the server's timer backoff, so the timer's next
+ *     copy shows the handshake ACK lost (retransmission_timing, answers_syn_copy);
  *   rst-on-unread-data 752, 797: a FIN lost before a RST, shown only by the ACK the client
  *     would have sent after the capture's last packet (test_undecidable_capture_end). */
 static void test_found_by_sweeps(void) {
     static const struct {
         const char *scenario;
         uint64_t seed;
-    } runs[] = {{"old-duplicate", 338},      {"old-duplicate", 760},     {"simultaneous-open", 682},
-                {"simultaneous-open", 915},  {"close-in-syn-rcvd", 452}, {"close-in-syn-rcvd", 986},
-                {"rst-on-unread-data", 752}, {"rst-on-unread-data", 797}};
+    } runs[] = {
+        {"old-duplicate", 338},      {"old-duplicate", 760},      {"simultaneous-open", 682},
+        {"simultaneous-open", 915},  {"close-in-syn-rcvd", 452},  {"close-in-syn-rcvd", 986},
+        {"rst-on-unread-data", 752}, {"rst-on-unread-data", 797}, {"old-duplicate", 891},
+        {"four-way", 1537},          {"half-close", 1537}};
     stats total = {0};
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
         tcpw_scn_options o;
