@@ -250,16 +250,27 @@ typedef enum { RETX_TOO_SOON, RETX_PLAUSIBLE, RETX_TOO_LATE } retx_timing;
 /* Whether packet k, a SYN+ACK, answered a copy of the peer's SYN that had just arrived (a
  * SYN repeated into SYN-RECEIVED is answered with the SYN+ACK again, RFC 9293 §3.10.7.4 first
  * and fourth; Linux's request socket does the same) rather than left at its timer's expiry. */
+static bool is_synack(const tcpw_an_pkt *o) {
+    return (o->flags & (TCPW_SYN | TCPW_ACK | TCPW_RST)) == (TCPW_SYN | TCPW_ACK);
+}
+
 static bool answers_syn_copy(const tcpw_an_conn *c, size_t k) {
     const tcpw_an_pkt *o = &c->pkt[k];
-    if ((o->flags & (TCPW_SYN | TCPW_ACK | TCPW_RST)) != (TCPW_SYN | TCPW_ACK)) return false;
+    if (!is_synack(o)) return false;
     uint64_t lag = c->lag_us[o->side], slack = lag / 2 + 1000;
     for (size_t r = k; r-- > 0;) {
         const tcpw_an_pkt *q = &c->pkt[r];
         if (q->t_us + lag + slack < o->t_us) return false;
-        if (q->side != o->side && (q->flags & (TCPW_SYN | TCPW_ACK | TCPW_RST)) == TCPW_SYN &&
-            q->t_us + lag <= o->t_us)
-            return true;
+        if (q->side == o->side || (q->flags & (TCPW_SYN | TCPW_ACK | TCPW_RST)) != TCPW_SYN ||
+            q->t_us + lag > o->t_us)
+            continue;
+        /* one answer per copy: of two SYN+ACKs that left after it arrived, the other is the
+         * timer's */
+        for (size_t e = r + 1; e < k; e++)
+            if (c->pkt[e].side == o->side && is_synack(&c->pkt[e]) &&
+                c->pkt[e].t_us >= q->t_us + lag)
+                return false;
+        return true;
     }
     return false;
 }
