@@ -500,11 +500,26 @@ static unsigned owed_dupacks(const tcpw_an_conn *c, size_t i, uint32_t hole_seq,
     return owed;
 }
 
+/* Whether p's sender sent its first octet again after it, among its next 64 repeats of
+ * sequence space (next_rep_a: its next retransmission or out-of-order segment). */
+static bool sent_again(const tcpw_an_conn *c, size_t i, const uint32_t *next_rep_a) {
+    const tcpw_an_pkt *p = &c->pkt[i];
+    int seen = 0;
+    for (size_t k = next_rep_a[i + 1]; k < c->npkt && seen < 64; k = next_rep_a[k + 1], seen++) {
+        const tcpw_an_pkt *o = &c->pkt[k];
+        uint32_t ol = seglen(o);
+        if (ol && !(o->flags & TCPW_RST) && seq_le(o->seq, p->seq) && seq_gt(o->seq + ol, p->seq))
+            return true;
+    }
+    return false;
+}
+
 /* A segment that arrives beyond a hole — an earlier segment of its sender was lost and not
  * yet sent again — is answered at once with a duplicate ACK (RFC 5681 §4.2, RFC 9293
  * §3.10.7.4 first: an out-of-order segment is acknowledged). A receiver that went on
  * sending, but sent nothing as this one would have arrived, never got it. */
-static void hole_lost(tcpw_an_conn *c, size_t i, uint32_t b_ack, const uint32_t *next_b) {
+static void hole_lost(tcpw_an_conn *c, size_t i, uint32_t b_ack, const uint32_t *next_b,
+                      const uint32_t *next_rep_a) {
     tcpw_an_pkt *p = &c->pkt[i];
     int a = p->side, b = 1 - a;
     if (!c->lag_known[b] || (p->flags & TCPW_SYN) || !seq_gt(p->seq, b_ack)) return;
@@ -525,8 +540,12 @@ static void hole_lost(tcpw_an_conn *c, size_t i, uint32_t b_ack, const uint32_t 
         hole = true;
     }
     if (!hole) return;
-    silent_at_arrival(c, i, next_b, TCPW_AN_WHY_LOST_NO_DUPACK,
-                      owed_dupacks(c, i, hole_seq, next_b));
+    /* Sharing the answers with other arrivals says only that one of them drew none; when
+     * nothing else ever carried p's octets it reached the receiver at some time anyway (held
+     * back, like any of the others), and which one was late changes no state. */
+    unsigned owed = owed_dupacks(c, i, hole_seq, next_b);
+    if (owed && !sent_again(c, i, next_rep_a)) return;
+    silent_at_arrival(c, i, next_b, TCPW_AN_WHY_LOST_NO_DUPACK, owed);
 }
 
 /* A segment that fills the receiver's hole — the receiver, holding data beyond it, had been
@@ -885,7 +904,7 @@ static int losses(tcpw_an_conn *c) {
         if (!(p->marks & TCPW_AN_LOST) && new_seq && !(p->flags & TCPW_SYN))
             unacked_lost(c, i, next_any[b]);
         if (!(p->marks & TCPW_AN_LOST) && new_seq && ack_known[b])
-            hole_lost(c, i, high_ack[b], next_any[b]);
+            hole_lost(c, i, high_ack[b], next_any[b], next_rep[a]);
         if (!(p->marks & TCPW_AN_LOST) && new_seq && ack_known[b])
             fill_lost(c, i, high_ack[b], next_any[b]);
         /* (a SYN its receiver had acknowledged before is a repeat: not a first contact) */
