@@ -172,6 +172,7 @@ typedef struct tcpw_an_conn {
     bool syn_seen;       /* the client's SYN is in the capture */
     bool simultaneous_open;
     uint64_t t_first, t_last; /* first and last packet */
+    uint64_t capture_end;     /* the capture's last packet, of any connection (set by infer) */
     uint32_t rec_first;       /* record number of the first packet */
     uint32_t base[2];         /* Wireshark's relative-number base of each side */
     bool base_known[2];

@@ -670,7 +670,10 @@ static closed_sign answer_to_fin_copy(const tcpw_an_conn *c, size_t i, size_t j,
                            c->pkt[m].seq == c->pkt[k].ack
                        ? CLOSED_RST
                        : CLOSED_SILENT;
-    return CLOSED_SILENT;
+    /* b sent nothing more: silence only if the capture went on past when its RST would have
+     * left (a capture may stop at any moment, and then shows nothing either way) */
+    uint64_t rst_by = surely_arrived(c, b, c->pkt[k].t_us);
+    return c->capture_end > rst_by ? CLOSED_SILENT : CLOSED_NO_SIGN;
 }
 
 /* A segment whose ACK field acknowledged something new of its receiver never arrived when
@@ -1782,6 +1785,7 @@ static void sort_trans(tcpw_an_conn *c) {
 
 int tcpw_an_infer(tcpw_an_conn *c, const tcpw_an_config *cfg, uint64_t capture_end) {
     if (c->npkt == 0) return 0;
+    c->capture_end = capture_end > c->t_last ? capture_end : c->t_last;
     roles(c);
     marks(c);
     lags(c);
