@@ -417,9 +417,66 @@ tcpw_an_add_status tcpw_an_add_frame(tcpw_analyzer *a, int dlt, const uint8_t *f
     return tcpw_an_add_ip(a, frame + off, caplen - off, wire_ip, t_us, recno, why);
 }
 
+/* A SYN that starts connection n on the 4-tuple of connection `prev` may have met the old
+ * connection still open at the other end (in LAST_ACK, its FIN unacknowledged): that end
+ * answers with a challenge ACK in the old connection's numbers (RFC 5961 §4.2; RFC 9293
+ * §3.10.7.4 fourth), the SYN's sender in SYN-SENT finds it unacceptable and answers with
+ * <SEQ=SEG.ACK><CTL=RST> (§3.10.7.3 first), which ends the old connection; only the next copy
+ * of the SYN starts the new one. Those packets — the copies of the SYN until then, the
+ * challenge ACKs, the RSTs and anything else the old connection's end sent meanwhile — belong
+ * to the old connection: moved there, in capture order. */
+static int resplit(tcpw_analyzer *a, tcpw_an_conn *n) {
+    if (n->prev_conn < 0 || n->npkt < 2) return 0;
+    const tcpw_an_pkt *syn = &n->pkt[0];
+    if ((syn->flags & (TCPW_SYN | TCPW_ACK | TCPW_RST)) != TCPW_SYN || syn->side != 0) return 0;
+    size_t cut = SIZE_MAX;
+    bool challenged = false;
+    uint32_t challenge_ack = 0;
+    for (size_t k = 1; k < n->npkt && k < 64; k++) {
+        const tcpw_an_pkt *q = &n->pkt[k];
+        if (q->side == 1) {
+            if (q->flags & (TCPW_SYN | TCPW_RST)) break; /* the new connection's answer */
+            if ((q->flags & TCPW_ACK) && q->ack != syn->seq + 1) {
+                challenged = true;
+                challenge_ack = q->ack;
+            }
+        } else if ((q->flags & (TCPW_RST | TCPW_ACK | TCPW_SYN)) == TCPW_RST && challenged &&
+                   q->seq == challenge_ack) {
+            cut = k;
+        } else if (!(q->flags & TCPW_SYN) || q->seq != syn->seq) {
+            break; /* the SYN's sender went on otherwise */
+        }
+    }
+    if (cut == SIZE_MAX || cut + 1 >= n->npkt) return 0;
+    tcpw_an_conn *p = &a->conns[n->prev_conn];
+    int same = tcpw_endpoint_equal(&p->ep[0], &n->ep[0]) ? 0 : 1;
+    for (size_t k = 0; k <= cut; k++) {
+        tcpw_an_pkt q = n->pkt[k];
+        q.side = (uint8_t)(q.side ^ same);
+        if (conn_push(p, &q)) return TCPW_ENOMEM;
+        p->t_last = q.t_us;
+    }
+    memmove(n->pkt, n->pkt + cut + 1, (n->npkt - cut - 1) * sizeof *n->pkt);
+    n->npkt -= cut + 1;
+    /* the new connection begins with its sender's next packet: side 0 stays its first sender */
+    int first = n->pkt[0].side;
+    if (first) {
+        tcpw_endpoint e = n->ep[0];
+        n->ep[0] = n->ep[1];
+        n->ep[1] = e;
+        for (size_t k = 0; k < n->npkt; k++)
+            n->pkt[k].side ^= 1;
+    }
+    n->t_first = n->pkt[0].t_us;
+    n->rec_first = n->pkt[0].recno;
+    return 0;
+}
+
 int tcpw_an_finish(tcpw_analyzer *a) {
     if (!a || a->finished) return 0;
     a->finished = true;
+    for (size_t i = 0; i < a->nconns; i++)
+        if (resplit(a, &a->conns[i])) return TCPW_ENOMEM;
     uint64_t end = a->tot.t_last;
     for (size_t i = 0; i < a->nconns; i++) {
         tcpw_an_conn *c = &a->conns[i];
@@ -558,6 +615,7 @@ const char *tcpw_an_why_text(tcpw_an_why w) {
     case TCPW_AN_WHY_LOST_NO_FILL_ACK:
         return "the packet did not arrive: it would have filled its receiver's hole, which is "
                "acknowledged at once (RFC 5681 §4.2), and its receiver sent nothing then";
+    case TCPW_AN_WHY_RESET: return "a RST from its peer closed it (RFC 9293 §3.10.7.4 second)";
     case TCPW_AN_WHY_COUNT: break;
     }
     return "";
@@ -621,7 +679,7 @@ void tcpw_an_final_meaning(const tcpw_an_conn *c, int side, const tcpw_an_config
             snprintf(buf, cap, "%s CLOSED: a new SYN reopened the 4-tuple (RFC 6191)", me);
         else if (c->rst_by == side)
             snprintf(buf, cap, "%s CLOSED: it sent the RST", me);
-        else if (c->rst_by == 1 - side)
+        else if (c->rst_by == 1 - side || c->final_why[side] == TCPW_AN_WHY_RESET)
             snprintf(buf, cap, "%s CLOSED: reset by the %s", me, peer);
         else if (c->closed_first_by == 1 - side || c->closed_first_by == side)
             snprintf(buf, cap, "%s CLOSED: its FIN was acknowledged", me);

@@ -95,6 +95,7 @@ typedef enum tcpw_an_why {
     TCPW_AN_WHY_DELAYED_ACKED,    /* a copy that arrived late: its receiver acknowledged its bytes,
                                      which no other copy carried, long after it was sent */
     TCPW_AN_WHY_LOST_NO_FILL_ACK, /* lost: filling the receiver's hole, it drew no immediate ACK */
+    TCPW_AN_WHY_RESET,            /* closed by the peer's RST (in its final state: CLOSED) */
     TCPW_AN_WHY_COUNT
 } tcpw_an_why;
 

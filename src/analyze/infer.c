@@ -968,6 +968,7 @@ typedef struct run {
     int wscale_opt[2]; /* window scale option on each side's SYN, -1 none */
     bool syn_opts_seen[2];
     size_t next_send[2]; /* the packet each endpoint sends next (capture order), SIZE_MAX none */
+    uint64_t reopened_at[2]; /* when the side sent a new connection's SYN, 0 never (ep_send) */
 } run;
 
 static void trans(run *r, int side, tcpw_state to, uint64_t t, size_t pkt, tcpw_cause cause,
@@ -1197,7 +1198,9 @@ static void ep_recv(run *r, int xs, size_t i, uint64_t t) {
         if (x->wnd_known) {
             uint32_t wnd = x->wnd;
             if (wnd == 0 && sl && seq == x->rcv_nxt) text_ok = false;
-            if (sl && !(fl & TCPW_RST) && seq_ge(seq, x->rcv_nxt + wnd) && wnd > 0) {
+            /* (a SYN in a synchronized state is challenged whatever its number, RFC 5961
+             * §4.2: a new connection's, not a segment outside this one's window) */
+            if (sl && !(fl & (TCPW_RST | TCPW_SYN)) && seq_ge(seq, x->rcv_nxt + wnd) && wnd > 0) {
                 char d[120];
                 snprintf(d, sizeof d, "packet #%u: seq %u..%u beyond the receiver's window %u..%u",
                          p->recno, seq - c->base[p->side], seq + sl - c->base[p->side],
@@ -1297,8 +1300,10 @@ static void ep_send(run *r, int xs, size_t i) {
 
     if (fl & TCPW_RST) {
         /* §3.10.5 ABORT, or the answer of a closed port (§3.10.7.1); a RST that answered a
-         * receipt was looked at when that arrived (rst_answers) */
-        if (x->st != TCPW_CLOSED && x->st != TCPW_LISTEN)
+         * receipt was looked at when that arrived (rst_answers). In SYN-SENT an ABORT sends
+         * nothing: a RST from there answered an unacceptable ACK (§3.10.7.3 first), and the
+         * endpoint stays in SYN-SENT. */
+        if (x->st != TCPW_CLOSED && x->st != TCPW_LISTEN && x->st != TCPW_SYN_SENT)
             trans(r, xs, TCPW_CLOSED, t, i, TCPW_CAUSE_USER, 0);
         set_state(r, i, xs, why);
         return;
@@ -1306,8 +1311,13 @@ static void ep_send(run *r, int xs, size_t i) {
 
     if (fl & TCPW_SYN) {
         if (!(fl & TCPW_ACK)) {
-            /* §3.10.1 OPEN (active): SYN_SENT; a repeated SYN changes nothing */
-            if (x->st == TCPW_CLOSED || x->st == TCPW_LISTEN)
+            /* §3.10.1 OPEN (active): SYN_SENT; a repeated SYN changes nothing. A SYN with
+             * another ISN from an endpoint past its close is a new connection's (its
+             * TIME-WAIT over, or reused, RFC 6191): one the other end, still in the old
+             * connection, answered as such (resplit in analyze.c). */
+            if (x->st == TCPW_TIME_WAIT && x->iss_known && p->seq != x->iss && !r->reopened_at[xs])
+                r->reopened_at[xs] = t ? t : 1;
+            if (x->st == TCPW_CLOSED || x->st == TCPW_LISTEN || r->reopened_at[xs] == (t ? t : 1))
                 trans(r, xs, TCPW_SYN_SENT, t, i, TCPW_CAUSE_USER, 0);
         } else if (x->st == TCPW_LISTEN || x->st == TCPW_CLOSED || x->st == TCPW_SYN_SENT) {
             /* a SYN+ACK: it must have received a SYN the capture does not show arriving */
@@ -1759,10 +1769,22 @@ static void verdict(run *r, uint64_t capture_end) {
         c->final[s] = r->e[s].st;
         c->final_since[s] = r->e[s].since;
         c->final_why[s] = 0;
+        if (r->reopened_at[s]) {
+            /* its new SYN ended this connection at its end (RFC 6191); the rest of its story
+             * is the next connection's */
+            c->final[s] = TCPW_CLOSED;
+            c->final_since[s] = r->reopened_at[s];
+            c->final_why[s] = TCPW_AN_WHY_REOPENED;
+            continue;
+        }
         if (c->ntrans)
             for (size_t k = c->ntrans; k-- > 0;)
                 if (c->trans[k].side == s) {
                     c->final_why[s] = c->trans[k].why;
+                    uint32_t tp = c->trans[k].pkt;
+                    if (!c->final_why[s] && c->trans[k].to == TCPW_CLOSED && tp < c->npkt &&
+                        (c->pkt[tp].flags & TCPW_RST) && c->pkt[tp].side != s)
+                        c->final_why[s] = TCPW_AN_WHY_RESET;
                     if (c->trans[k].why == TCPW_AN_WHY_TIMEWAIT_EXPIRED)
                         c->final_since[s] = c->trans[k].t_us + 2ull * r->cfg->msl_ms * 1000u;
                     break;

@@ -717,6 +717,9 @@ static void test_random_loss(void) {
  *     copy shows the handshake ACK lost (retransmission_timing, answers_syn_copy);
  *   time-wait-expiry 1800, 1979: no RST from an endpoint taken for closed is a sign only when
  *     the capture goes on past when the RST would have left (answer_to_fin_copy);
+ *   tw-reuse 855, old-duplicate 1347: a reconnecting SYN met the server still in LAST_ACK,
+ *     which challenged it in the old connection's numbers and was reset by the client's
+ *     answer: those packets are the old connection's (resplit in analyze.c);
  *   rst-on-unread-data 752, 797: a FIN lost before a RST, shown only by the ACK the client
  *     would have sent after the capture's last packet (test_undecidable_capture_end). */
 static void test_found_by_sweeps(void) {
@@ -728,7 +731,7 @@ static void test_found_by_sweeps(void) {
         {"simultaneous-open", 915},  {"close-in-syn-rcvd", 452},  {"close-in-syn-rcvd", 986},
         {"rst-on-unread-data", 752}, {"rst-on-unread-data", 797}, {"old-duplicate", 891},
         {"four-way", 1537},          {"half-close", 1537},        {"time-wait-expiry", 1800},
-        {"time-wait-expiry", 1979}};
+        {"time-wait-expiry", 1979},  {"tw-reuse", 855},           {"old-duplicate", 1347}};
     stats total = {0};
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
         tcpw_scn_options o;
