@@ -992,7 +992,9 @@ static void trans(run *r, int side, tcpw_state to, uint64_t t, size_t pkt, tcpw_
 static void timewait_expire(run *r, int side, uint64_t now) {
     ep *x = &r->e[side];
     uint64_t two = 2ull * r->cfg->msl_ms * 1000u;
-    if (x->st == TCPW_TIME_WAIT && now >= x->since + two)
+    /* (a segment arriving at the very instant the timer expires is still taken in TIME-WAIT:
+     * a stack takes in what arrived before it runs the timers due then, as the simulator does) */
+    if (x->st == TCPW_TIME_WAIT && now > x->since + two)
         trans(r, side, TCPW_CLOSED, x->since + two, SIZE_MAX, TCPW_CAUSE_TIMER,
               TCPW_AN_WHY_TIMEWAIT_EXPIRED);
 }
