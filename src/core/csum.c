@@ -6,8 +6,9 @@
  *
  * Speed: RFC 1071 §2 (C) "parallel summation". With SSE2 (chosen at compile time; every
  * x86-64 has it) 16 bytes go per step: each 16-bit lane is made signed and PMADDWD adds
- * neighbouring lanes into 32-bit accumulators. Without it, 32-bit words go into four
- * independent 64-bit accumulators. Either way the words are loaded in host order (memcpy or
+ * neighbouring lanes into 32-bit accumulators; with AVX2 (x86-64 with GCC or Clang, chosen at
+ * run time for 128 bytes or more) 32 bytes per step the same way. Without it, 32-bit words go into
+ * four independent 64-bit accumulators. Either way the words are loaded in host order (memcpy or
  * unaligned vector loads: any alignment is fine); RFC 1071 §2 (B) "byte order independence"
  * says the sum of byte-swapped words is the byte-swapped sum, so one swap at the very end
  * turns a little-endian host's result into the big-endian one.
@@ -176,6 +177,69 @@ static uint64_t sum_block_copy(uint8_t *dst, const uint8_t *p, size_t n) {
     }
     return sse_total(acc, n);
 }
+
+/* The same with AVX2 where the processor has it (checked at run time: the build assumes SSE2
+ * only): 32 bytes per step, half the instructions of SSE2 for the payloads of full segments.
+ * Each 32-bit lane takes one pair sum (magnitude <= 2^16) per 32 bytes: below 2^27 for a
+ * CSUM_BLOCK. The eight lanes are folded into four and sse_total adds them up as above. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define CSUM_AVX2 1
+
+#define AVX_PAIRS(v)    _mm256_madd_epi16(_mm256_xor_si256((v), flip), ones)
+#define AVX_LOAD(p)     _mm256_loadu_si256((const __m256i *)(const void *)(p))
+#define AVX_STORE(p, v) _mm256_storeu_si256((__m256i *)(void *)(p), (v))
+#define AVX_ROUND(acc, v0, v1, v2, v3)                                                             \
+    (acc) =                                                                                        \
+        _mm256_add_epi32((acc), _mm256_add_epi32(_mm256_add_epi32(AVX_PAIRS(v0), AVX_PAIRS(v1)),   \
+                                                 _mm256_add_epi32(AVX_PAIRS(v2), AVX_PAIRS(v3))))
+
+/* Whether this processor runs AVX2 (the compiler's run-time check: a load and a test). */
+static inline bool have_avx2(void) {
+    return __builtin_cpu_supports("avx2");
+}
+
+/* sum_block_copy with 32-byte steps; dst NULL: sum only (n a multiple of 16, at most
+ * CSUM_BLOCK). */
+__attribute__((target("avx2"))) static uint64_t sum_block_avx2(uint8_t *dst, const uint8_t *p,
+                                                               size_t n) {
+    const __m256i flip = _mm256_set1_epi16(-32768), ones = _mm256_set1_epi16(1);
+    __m256i acc = _mm256_setzero_si256();
+    size_t i = 0;
+    if (dst) {
+        for (; i + 128 <= n; i += 128) {
+            __m256i v0 = AVX_LOAD(p + i), v1 = AVX_LOAD(p + i + 32);
+            __m256i v2 = AVX_LOAD(p + i + 64), v3 = AVX_LOAD(p + i + 96);
+            AVX_STORE(dst + i, v0);
+            AVX_STORE(dst + i + 32, v1);
+            AVX_STORE(dst + i + 64, v2);
+            AVX_STORE(dst + i + 96, v3);
+            AVX_ROUND(acc, v0, v1, v2, v3);
+        }
+        for (; i + 32 <= n; i += 32) {
+            __m256i v = AVX_LOAD(p + i);
+            AVX_STORE(dst + i, v);
+            acc = _mm256_add_epi32(acc, AVX_PAIRS(v));
+        }
+    } else {
+        for (; i + 128 <= n; i += 128) {
+            __m256i v0 = AVX_LOAD(p + i), v1 = AVX_LOAD(p + i + 32);
+            __m256i v2 = AVX_LOAD(p + i + 64), v3 = AVX_LOAD(p + i + 96);
+            AVX_ROUND(acc, v0, v1, v2, v3);
+        }
+        for (; i + 32 <= n; i += 32)
+            acc = _mm256_add_epi32(acc, AVX_PAIRS(AVX_LOAD(p + i)));
+    }
+    __m128i a = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    if (i < n) { /* a last 16 bytes */
+        const __m128i flip16 = _mm_set1_epi16(-32768), ones16 = _mm_set1_epi16(1);
+        __m128i v = SSE_LOAD(p + i);
+        if (dst) SSE_STORE(dst + i, v);
+        a = _mm_add_epi32(a, _mm_madd_epi16(_mm_xor_si128(v, flip16), ones16));
+    }
+    return sse_total(a, n);
+}
+#endif
 #else
 /* RFC 1071 §2 (C) in portable C: n bytes (a multiple of 16) as 32-bit words added into four
  * independent 64-bit accumulators, which no block can overflow. */
@@ -207,29 +271,50 @@ static inline uint64_t sum_short(const uint8_t *p, size_t len) {
     return s + sum_tail(NULL, p, len);
 }
 
-uint64_t tcpw_csum_acc(uint64_t acc, const void *data, size_t len) {
-    const uint8_t *p = data;
-    if (len < CSUM_SHORT) return add_carry64(acc, sum_short(p, len));
-    while (len >= 16) {
-        size_t n = len < CSUM_BLOCK ? len & ~(size_t)15 : CSUM_BLOCK;
-        acc = add_carry64(acc, sum_block(p, n));
-        p += n;
-        len -= n;
-    }
-    return len ? add_carry64(acc, sum_tail(NULL, p, len)) : acc;
-}
+/* Below this many bytes the vector setup of AVX2 does not pay. */
+#define CSUM_AVX2_MIN 128
 
-uint64_t tcpw_csum_acc_copy(uint64_t acc, void *dst, const void *src, size_t len) {
-    uint8_t *d = dst;
-    const uint8_t *p = src;
+/* The blocks of `len` bytes (and the tail), copied to dst unless it is NULL; `wide` takes
+ * AVX2's blocks (only where have_avx2() said so). */
+static inline uint64_t csum_blocks(uint64_t acc, uint8_t *d, const uint8_t *p, size_t len,
+                                   bool wide) {
+    (void)wide;
     while (len >= 16) {
         size_t n = len < CSUM_BLOCK ? len & ~(size_t)15 : CSUM_BLOCK;
-        acc = add_carry64(acc, sum_block_copy(d, p, n));
+#ifdef CSUM_AVX2
+        if (wide)
+            acc = add_carry64(acc, sum_block_avx2(d, p, n));
+        else
+#endif
+            acc = add_carry64(acc, d ? sum_block_copy(d, p, n) : sum_block(p, n));
         p += n;
-        d += n;
+        if (d) d += n;
         len -= n;
     }
     return len ? add_carry64(acc, sum_tail(d, p, len)) : acc;
+}
+
+static inline bool csum_wide(size_t len) {
+#ifdef CSUM_AVX2
+    return len >= CSUM_AVX2_MIN && have_avx2();
+#else
+    (void)len;
+    return false;
+#endif
+}
+
+uint64_t tcpw_csum_acc(uint64_t acc, const void *data, size_t len) {
+    const uint8_t *p = data;
+    if (len < CSUM_SHORT) return add_carry64(acc, sum_short(p, len));
+    return csum_blocks(acc, NULL, p, len, csum_wide(len));
+}
+
+uint64_t tcpw_csum_acc_copy(uint64_t acc, void *dst, const void *src, size_t len) {
+    return csum_blocks(acc, dst, src, len, csum_wide(len));
+}
+
+uint64_t tcpw_csum_acc_copy_narrow(uint64_t acc, void *dst, const void *src, size_t len) {
+    return csum_blocks(acc, dst, src, len, false);
 }
 
 /* The public helper keeps its contract: `sum` is in network-numeric form, so each call folds
