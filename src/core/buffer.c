@@ -16,7 +16,7 @@ static void ring_copy_in(tcpw_ring *r, uint32_t pos, const uint8_t *src, uint32_
     if (n > first) memcpy(r->buf, src + first, n - first);
 }
 
-uint32_t ring_write(tcpw_ring *r, const void *src, uint32_t n) {
+uint32_t ring_write_any(tcpw_ring *r, const void *src, uint32_t n) {
     if (n > ring_free(r)) n = ring_free(r);
     if (n == 0) return 0;
     ring_copy_in(r, ring_pos(r, r->len), src, n);

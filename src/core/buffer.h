@@ -30,8 +30,19 @@ static inline uint32_t ring_pos(const tcpw_ring *r, uint32_t off) {
 /* Fewer bytes than this are copied (and summed) inline when they do not wrap. */
 #define RING_SHORT 16
 
-/* Appends up to n bytes; returns how many fit. */
-uint32_t ring_write(tcpw_ring *r, const void *src, uint32_t n);
+/* Appends up to n bytes; returns how many fit. A few bytes that do not wrap are stored inline
+ * (the writes of interactive traffic); the rest goes to ring_write_any. */
+uint32_t ring_write_any(tcpw_ring *r, const void *src, uint32_t n);
+static inline uint32_t ring_write(tcpw_ring *r, const void *src, uint32_t n) {
+    uint32_t pos = ring_pos(r, r->len);
+    if (n < RING_SHORT && n <= r->cap - r->len && n <= r->cap - pos) {
+        for (uint32_t i = 0; i < n; i++)
+            r->buf[pos + i] = ((const uint8_t *)src)[i];
+        r->len += n;
+        return n;
+    }
+    return ring_write_any(r, src, n);
+}
 /* Copies n bytes starting `off` bytes after head into dst (off <= cap, off + n <= cap). */
 void ring_peek_any(const tcpw_ring *r, uint32_t off, void *dst, uint32_t n);
 static inline void ring_peek(const tcpw_ring *r, uint32_t off, void *dst, uint32_t n) {

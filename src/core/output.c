@@ -166,6 +166,34 @@ static uint32_t window_to_advertise(tcpw_conn *c, bool syn) {
     return field;
 }
 
+/* window_to_advertise(c, false) written for segments without SYN, inline: the same tests on
+ * the same modular differences, taken from RCV.NXT (told = RCV.ADV - RCV.NXT, the window still
+ * advertised; the new right edge less RCV.ADV is free - told). window_field_check() lets the
+ * tests compare the two. */
+static inline uint32_t window_field(tcpw_conn *c) {
+    uint32_t free = ring_free(&c->rcvbuf), told = c->rcv_adv - c->rcv_nxt;
+    uint8_t shift = c->rcv_wscale;
+    /* The usual case of a connection that receives nothing or reads everything at once: the
+     * edge is where we advertised it, the window whole scale units that fit the field. */
+    if (free == told && told >> shift <= 0xffff && (told >> shift) << shift == told)
+        return told >> shift;
+    uint32_t half = c->rcvbuf.cap / 2, step = half < c->snd_mss ? half : c->snd_mss;
+    /* RFC 9293 §3.8.6.2.2: the edge moves right only by at least `step`; never left. */
+    uint32_t wnd = free;
+    if (((int32_t)told > 0 && (int32_t)(free - told - step) < 0) || (int32_t)(free - told) < 0)
+        wnd = told;
+    uint32_t field = wnd >> shift;
+    if (field > 0xffff) field = 0xffff;
+    /* RFC 7323 §2.3: rounding down by the scale must not move the edge left. */
+    if ((int32_t)((field << shift) - told) < 0 && field < 0xffff) field++;
+    if ((int32_t)((field << shift) - told) > 0) c->rcv_adv = c->rcv_nxt + (field << shift);
+    return field;
+}
+
+uint32_t window_field_check(tcpw_conn *c, bool general) {
+    return general ? window_to_advertise(c, false) : window_field(c);
+}
+
 /* Fills the header of a segment of this connection (options per RFC 9293 §3.7.1, RFC 7323). */
 static void segment_init(tcpw_conn *c, tcpw_segment_out *o, uint32_t seq, uint8_t flags) {
     tcpw_stack *s = c->stack;
@@ -204,7 +232,7 @@ static void conn_send(tcpw_conn *c, uint32_t seq, uint8_t flags, uint32_t len) {
         uint32_t off = len ? seq - c->buf_seq : 0;
         send_segment_raw(c->stack, &o, &c->sndbuf, off, len);
     } else {
-        send_fast(c, seq, flags, len, (uint16_t)window_to_advertise(c, false));
+        send_fast(c, seq, flags, len, (uint16_t)window_field(c));
     }
     if (flags & TCPW_ACK) {
         /* every segment we send carries the latest ACK: nothing is owed any more */
@@ -345,8 +373,9 @@ static void start_rtt_timing(tcpw_conn *c, uint32_t seq) {
     c->rtt_start = c->stack->now;
 }
 
-/* Sends what the state, the windows and the queue allow, then an ACK if one is owed. */
-void conn_output(tcpw_conn *c) {
+/* Sends what the state, the windows and the queue allow, then an ACK if one is owed (the
+ * usual case of nothing to send is handled inline, tcb.h conn_output). */
+void conn_output_any(tcpw_conn *c) {
     bool sent = false;
     switch (c->state) {
     case TCPW_CLOSED:

@@ -548,8 +548,12 @@ uint64_t tcpw_next_deadline(const tcpw_stack *cs) {
     /* Re-keying stale heap entries (timer.c) changes nothing anyone can observe; the stack
      * itself is never a const object. */
     tcpw_stack *s = (tcpw_stack *)cs;
-    timers_settle(s);
-    uint64_t d = s->heap_len ? s->heap[0]->deadline : TCPW_NEVER;
+    uint64_t d = TCPW_NEVER;
+    /* a top keyed TCPW_NEVER: no timer is armed (keys are never later than the deadlines) */
+    if (s->heap_len && s->heap[0]->deadline != TCPW_NEVER) {
+        timers_settle(s);
+        d = s->heap[0]->deadline;
+    }
     if (s->ack_queue && s->ack_due < d) d = s->ack_due;
     /* A store with an empty ring and an empty heap has no record to expire (twstore.c,
      * store_first): the common case of a driver asking every step is answered here. */

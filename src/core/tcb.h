@@ -108,7 +108,8 @@ struct tcpw_conn {
     uint64_t close_at;  /* TIME_WAIT 2MSL, or orphaned FIN_WAIT_2 timeout */
     uint64_t deadline;  /* the key in the stack's timer heap: the earliest of the three, or
                            earlier (timer.c re-keys lazily) */
-    uint32_t heap_idx;  /* position in the timer heap, UINT32_MAX when not in it */
+    uint32_t heap_idx;  /* position in the timer heap, UINT32_MAX when not in it (a block
+                           stays in it, keyed TCPW_NEVER, once its timers stop: timer.c) */
 
     tcpw_ring sndbuf, rcvbuf;
     tcpw_assembler ooo;
@@ -305,11 +306,11 @@ static inline uint64_t conn_next_timer(const tcpw_conn *c) {
 }
 void conn_update_deadline_moved(tcpw_conn *c, uint64_t d);
 /* After a timer changed: the heap is touched only when the earliest timer moved earlier than
- * the connection's key, or none is left, or one is armed on a connection not in the heap
- * (timer.c, conn_update_deadline_moved); a timer that moved later leaves the key as it is. */
+ * the connection's key, or one is armed on a connection not in the heap (timer.c,
+ * conn_update_deadline_moved); a timer that moved later or stopped leaves the key as it is. */
 static inline void conn_update_deadline(tcpw_conn *c) {
     uint64_t d = conn_next_timer(c);
-    if (c->heap_idx != UINT32_MAX ? d >= c->deadline && d != TCPW_NEVER : d == TCPW_NEVER) return;
+    if (c->heap_idx != UINT32_MAX ? d >= c->deadline : d == TCPW_NEVER) return;
     conn_update_deadline_moved(c, d);
 }
 void timers_run(tcpw_stack *s, uint64_t now);
@@ -319,7 +320,18 @@ void rtt_sample(tcpw_conn *c, uint32_t rtt_us);
 void rto_recompute(tcpw_conn *c);
 
 /* ---- output.c ------------------------------------------------------------------------------- */
-void conn_output(tcpw_conn *c);
+void conn_output_any(tcpw_conn *c);
+/* conn_output_any() without a call in the usual end of processing an ACK or a read: an
+ * ESTABLISHED connection whose data is all sent and that owes no ACK only settles its timers'
+ * deadline (as conn_output_any() does then). */
+static inline void conn_output(tcpw_conn *c) {
+    if (c->state == TCPW_ESTABLISHED && c->syn_acked && !c->ack_now && !c->shut_wr &&
+        c->snd_nxt == c->buf_seq + c->sndbuf.len) {
+        conn_update_deadline(c);
+        return;
+    }
+    conn_output_any(c);
+}
 void send_ack(tcpw_conn *c);
 void conn_ack_owed(tcpw_conn *c);
 void stack_flush_acks(tcpw_stack *s);
@@ -332,6 +344,9 @@ void send_rst(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *re
 void send_segment_raw(tcpw_stack *s, const tcpw_segment_out *o, const tcpw_ring *data,
                       uint32_t data_off, uint32_t data_len);
 uint32_t ts_now(const tcpw_stack *s, uint32_t offset);
+/* For the tests: the window field of a segment without SYN as the general computation gives it
+ * (general) or as the inline one segments use does; both update RCV.ADV alike. */
+uint32_t window_field_check(tcpw_conn *c, bool general);
 
 /* ---- input.c -------------------------------------------------------------------------------- */
 void conn_segment_arrives(tcpw_conn *c, tcpw_seg *seg);

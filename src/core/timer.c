@@ -67,22 +67,23 @@ static bool heap_insert(tcpw_stack *s, tcpw_conn *c) {
     return true;
 }
 
-/* The heap is keyed lazily. A timer that moves earlier moves the connection up at once, and
- * a connection with no timer left leaves the heap; one whose timer moves later (every ACK
- * pushes the retransmission timer back) keeps its key, which is then earlier than needed.
- * Only a stale key at the top of the heap matters: timers_settle() re-keys such a
+/* The heap is keyed lazily. A timer that moves earlier moves the connection up at once; one
+ * whose timer moves later (every ACK pushes the retransmission timer back) or stops (the ACK
+ * of everything sent stops it, RFC 6298 §5.2) keeps its key, which is then earlier than
+ * needed. Only a stale key at the top of the heap matters: timers_settle() re-keys such a
  * connection at its true deadline (conn_rekey) until the top is exact, before anyone reads
- * it. So the heap is not touched on every segment, only when a moved timer comes to the top,
- * and tcpw_next_deadline() stays exact. c->deadline is the key in the heap. */
+ * it. A connection with no timer left keeps its place in the heap with the key TCPW_NEVER,
+ * below every armed one, until it is freed (conn_timers_detach): a sender whose every segment
+ * starts the retransmission timer and whose every ACK stops it then re-keys one entry instead
+ * of inserting and removing it each time. So the heap is not touched on every segment, only
+ * when a moved timer comes to the top, and tcpw_next_deadline() stays exact (a top keyed
+ * TCPW_NEVER means no timer is armed anywhere). c->deadline is the key in the heap. */
 void conn_update_deadline_moved(tcpw_conn *c, uint64_t d) {
     tcpw_stack *s = c->stack;
     if (c->heap_idx != UINT32_MAX) {
         if (d < c->deadline) {
             c->deadline = d;
             heap_up(s, c->heap_idx);
-        } else if (d == TCPW_NEVER) {
-            heap_remove(s, c);
-            c->deadline = TCPW_NEVER;
         }
     } else if (d != TCPW_NEVER) {
         c->deadline = d;
@@ -93,31 +94,17 @@ void conn_update_deadline_moved(tcpw_conn *c, uint64_t d) {
     }
 }
 
-/* Puts the connection at its exact place in the heap: its key becomes its true deadline. */
-static void conn_rekey(tcpw_conn *c) {
-    tcpw_stack *s = c->stack;
-    uint64_t d = conn_next_timer(c);
-    if (c->heap_idx == UINT32_MAX) {
-        conn_update_deadline_moved(c, d);
-        return;
-    }
-    if (d == TCPW_NEVER) {
-        heap_remove(s, c);
-        c->deadline = TCPW_NEVER;
-        return;
-    }
-    uint64_t old = c->deadline;
-    c->deadline = d;
-    if (d < old)
-        heap_up(s, c->heap_idx);
-    else if (d > old)
-        heap_down(s, c->heap_idx);
-}
-
-/* Re-keys stale connections at the top of the heap until its top is the true next deadline. */
+/* Re-keys stale connections at the top of the heap until its top is the true next deadline.
+ * A key is never later than its connection's true deadline (a timer that moves earlier moves
+ * the key at once, conn_update_deadline), so a stale top only moves down. */
 void timers_settle(tcpw_stack *s) {
-    while (s->heap_len && s->heap[0]->deadline != conn_next_timer(s->heap[0]))
-        conn_rekey(s->heap[0]);
+    while (s->heap_len) {
+        tcpw_conn *c = s->heap[0];
+        uint64_t d = conn_next_timer(c);
+        if (d == c->deadline) return;
+        c->deadline = d;
+        heap_down(s, 0);
+    }
 }
 
 /* Takes the connection out of the heap for good (it is being freed). */

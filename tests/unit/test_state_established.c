@@ -347,8 +347,58 @@ static void test_paws_ts_recent_expires(void) {
     fx_free(&f);
 }
 
+/* ---- the window we advertise -------------------------------------------------------------------
+ */
+
+/* Segments without SYN take their window field from an inline form of the general computation
+ * (output.c window_field): for any receive buffer, fill, MSS, scale and advertised edge —
+ * near and across the wrap of the sequence space, RCV.ADV behind RCV.NXT included — it gives
+ * the same field and leaves the same RCV.ADV (RFC 9293 §3.8.6.2.2, RFC 7323 §2.3). */
+static void test_window_field_matches_general(void) {
+    static const uint32_t caps[] = {128, 1000, 8192, 65535, 65536, 100000, 1u << 20, 1u << 30};
+    static const uint16_t msss[] = {64, 536, 1448, 1460, 9000, 65495};
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    tcpw_conn *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b);
+    CHECK(a && b);
+    if (!a || !b) return;
+    int mismatches = 0;
+    for (int round = 0; round < 200000; round++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
+        uint32_t cap = caps[x % 8], r = (uint32_t)(x >> 32);
+        a->rcvbuf.cap = cap;
+        a->rcvbuf.len = (x >> 8 & 3) == 0 ? 0 : (x >> 8 & 3) == 1 ? cap : r % (cap + 1);
+        a->snd_mss = msss[(x >> 12) % 6];
+        a->rcv_wscale = (uint8_t)((x >> 16) % 15);
+        a->rcv_nxt = (x >> 20 & 1) ? r : 0xffffffffu - (r & 0xffff);
+        uint32_t free = cap - a->rcvbuf.len;
+        switch (x >> 24 & 7) {
+        case 0: a->rcv_adv = a->rcv_nxt + free; break;                   /* edge unchanged */
+        case 1: a->rcv_adv = a->rcv_nxt + free - (r >> 7) % 4096; break; /* edge moved right */
+        case 2: a->rcv_adv = a->rcv_nxt + free + (r >> 9) % 4096; break; /* data not yet read */
+        case 3: a->rcv_adv = a->rcv_nxt; break;                          /* nothing advertised */
+        case 4: a->rcv_adv = a->rcv_nxt - (r >> 5) % 64; break;          /* behind RCV.NXT */
+        case 5: a->rcv_adv = a->rcv_nxt + (uint32_t)(x >> 40); break;    /* anywhere */
+        default: a->rcv_adv = a->rcv_nxt + ((free >> a->rcv_wscale) << a->rcv_wscale); break;
+        }
+        *b = *a;
+        uint32_t fa = window_field_check(a, true), fb = window_field_check(b, false);
+        if (fa != fb || a->rcv_adv != b->rcv_adv) {
+            if (mismatches++ < 5)
+                fprintf(stderr,
+                        "window field: cap %u len %u mss %u shift %u nxt %u: general %u (adv %u), "
+                        "inline %u (adv %u)\n",
+                        cap, a->rcvbuf.len, a->snd_mss, a->rcv_wscale, a->rcv_nxt, fa, a->rcv_adv,
+                        fb, b->rcv_adv);
+        }
+    }
+    CHECK_EQ_U(mismatches, 0);
+    free(a);
+    free(b);
+}
+
 int main(void) {
     RUN(test_ack_of_data);
+    RUN(test_window_field_matches_general);
     RUN(test_window_update_releases_data);
     RUN(test_send_window_respected);
     RUN(test_data_in_order);

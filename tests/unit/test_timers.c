@@ -462,6 +462,79 @@ static void test_challenge_ack_budget_shared(void) {
     fx_free(&f);
 }
 
+/* ---- the timer heap with many connections --------------------------------------------------- */
+
+/* A connection whose timers all stop keeps its place in the timer heap, keyed "never" (timer.c),
+ * so that a sender arming and stopping its retransmission timer on every segment re-keys one
+ * entry. With many connections arming, moving and stopping timers in any order, the stack's
+ * next deadline stays exactly the earliest of their timers, and each fires at it. */
+static void test_next_deadline_exact_with_many_connections(void) {
+    enum { N = 12 };
+    fx f;
+    fx_init(&f);
+    fx_start(&f);
+    tcpw_conn *c[N];
+    uint32_t iss[N];
+    for (int i = 0; i < N; i++) { /* SYN_SENT: each with its SYN's retransmission timer */
+        tcpw_endpoint remote = f.remote;
+        remote.port = (uint16_t)(40000 + i);
+        fx_clear(&f);
+        f.now += 1000;
+        CHECK_EQ_U(tcpw_connect(f.s, &f.local, &remote, f.now, &c[i]), TCPW_OK);
+        iss[i] = f.out[0].p.seq;
+    }
+    uint64_t x = 0x243f6a8885a308d3ull;
+    uint32_t acked[N] = {0}, sent[N] = {0};
+    bool est[N] = {false};
+    for (int step = 0; step < 3000; step++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int i = (int)(x % N);
+        tcpw_endpoint remote = f.remote;
+        remote.port = (uint16_t)(40000 + i);
+        f.remote = remote;
+        f.now += x >> 60; /* now and then, time passes */
+        switch (x >> 8 & 3) {
+        case 0: /* the peer's SYN+ACK, or an ACK of everything sent: the timer stops */
+            if (!est[i] && tcpw_status(c[i], &(tcpw_conn_info){0}) == TCPW_OK) {
+                fx_in(&f, TCPW_SYN | TCPW_ACK, FX_IRS, iss[i] + 1, NULL, 0);
+                est[i] = true;
+            } else if (est[i]) {
+                fx_in(&f, TCPW_ACK, FX_IRS + 1, iss[i] + 1 + sent[i], NULL, 0);
+                acked[i] = sent[i];
+            }
+            break;
+        case 1: /* data leaves: the timer starts (or keeps running) */
+            if (est[i] && tcpw_send(c[i], "d", 1, f.now) == 1) sent[i]++;
+            break;
+        case 2: /* an ACK of part of it: the timer restarts later */
+            if (est[i] && sent[i] > acked[i] + 1) {
+                acked[i]++;
+                fx_in(&f, TCPW_ACK, FX_IRS + 1, iss[i] + 1 + acked[i], NULL, 0);
+            }
+            break;
+        default: /* the next timer fires when it is due */
+            f.now = tcpw_next_deadline(f.s) <= f.now + 3 * SEC ? tcpw_next_deadline(f.s) : f.now;
+            tcpw_tick(f.s, f.now);
+            break;
+        }
+        fx_clear(&f);
+        uint64_t want = UINT64_MAX;
+        for (int k = 0; k < N; k++) {
+            tcpw_conn_info info;
+            if (tcpw_status(c[k], &info) == TCPW_OK && info.state != TCPW_CLOSED &&
+                info.deadline < want)
+                want = info.deadline;
+        }
+        if (tcpw_next_deadline(f.s) != want) {
+            fprintf(stderr, "step %d: next deadline %llu, earliest timer %llu\n", step,
+                    (unsigned long long)tcpw_next_deadline(f.s), (unsigned long long)want);
+            CHECK_EQ_U(tcpw_next_deadline(f.s), want);
+            break;
+        }
+    }
+    fx_free(&f);
+}
+
 int main(void) {
     RUN(test_syn_retransmission_and_limit);
     RUN(test_syn_ack_retransmission_and_limit);
@@ -481,5 +554,6 @@ int main(void) {
     RUN(test_zero_window_probes);
     RUN(test_challenge_ack_rate_limit);
     RUN(test_challenge_ack_budget_shared);
+    RUN(test_next_deadline_exact_with_many_connections);
     return test_summary();
 }
