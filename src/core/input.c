@@ -64,7 +64,7 @@ void apply_syn_options(tcpw_conn *c, const tcpw_seg *seg) {
 }
 
 /* The send window from a non-SYN segment (RFC 7323 §2.2: scaled), RFC 9293 §3.10.7.4 fifth. */
-static void update_send_window(tcpw_conn *c, const tcpw_seg *seg) {
+static inline void update_send_window(tcpw_conn *c, const tcpw_seg *seg) {
     uint32_t wnd = (seg->flags & TCPW_SYN) ? seg->wnd : seg->wnd << c->snd_wscale;
     bool was_zero = c->snd_wnd == 0;
     c->snd_wnd = wnd;
@@ -712,8 +712,9 @@ static bool established_predicted(tcpw_conn *c, tcpw_seg *seg) {
     if (seq_lt(c->snd_wl1, seg->seq) || (c->snd_wl1 == seg->seq && seq_le(c->snd_wl2, seg->ack)))
         update_send_window(c, seg);
     if (c->snd_wnd == 0) c->retries = 0;
-    /* seventh and eighth. */
-    text_and_fin(c, seg, true);
+    /* seventh and eighth (a pure ACK has no text and no FIN: only an earlier FIN waiting for
+     * RCV.NXT could be due, and RCV.NXT did not move). */
+    if (seg->data_len || c->ooo_fin) text_and_fin(c, seg, true);
     if (c->state != TCPW_CLOSED) conn_output(c);
     return true;
 }

@@ -373,9 +373,52 @@ static void start_rtt_timing(tcpw_conn *c, uint32_t seq) {
     c->rtt_start = c->stack->now;
 }
 
+/* What the windows let go now from SND.NXT on: the peer's window and the congestion window,
+ * which RFC 3042 §2 Limited Transmit widens by one segment for each of the first two duplicate
+ * ACKs (not beyond the peer's window), so that a loss in a small window still draws the three
+ * duplicates fast retransmit needs. */
+static inline uint32_t send_room(const tcpw_conn *c) {
+    uint32_t cw = c->cwnd + (c->dupacks < 3 ? c->dupacks * (uint32_t)c->snd_mss : 0);
+    uint32_t wnd = c->snd_wnd < cw ? c->snd_wnd : cw;
+    int32_t usable = seq_diff(c->snd_una + wnd, c->snd_nxt);
+    return usable > 0 ? (uint32_t)usable : 0;
+}
+
+/* After `used` sequence numbers left from `seq` (= SND.NXT): SND.NXT and SND.MAX move, and the
+ * retransmission timer starts when data leaves and it is not running (RFC 6298 §5.1). */
+static inline void sent_from(tcpw_conn *c, uint32_t seq, uint32_t used) {
+    start_rtt_timing(c, seq);
+    c->snd_nxt += used;
+    if (seq_gt(c->snd_nxt, c->snd_max)) c->snd_max = c->snd_nxt;
+    if (c->rto_at == TCPW_NEVER || c->persisting) {
+        c->persisting = false;
+        conn_arm_rto(c);
+    }
+}
+
+/* The usual output of a synchronized connection that has not closed its side: at most one
+ * segment's worth of data waits (an application's small write, or the rest of a larger one),
+ * the windows let all of it go and Nagle (RFC 1122 §4.2.3.4) does not hold it back. What
+ * conn_output_any's general path does then — one segment <SEQ=SND.NXT><ACK=RCV.NXT>
+ * <CTL=ACK,PSH> with all of it, the bookkeeping of sent_from — without its general tests.
+ * False, with nothing done, for anything else. */
+static bool output_one_segment(tcpw_conn *c) {
+    uint32_t seq = c->snd_nxt, unsent = c->buf_seq + c->sndbuf.len - seq;
+    if (!c->syn_acked || !c->syn_sent || c->shut_wr || unsent - 1 >= c->snd_mss ||
+        send_room(c) < unsent)
+        return false;
+    if (c->stack->cfg.nagle && unsent < c->snd_mss && seq_gt(seq, c->snd_una)) return false;
+    conn_send(c, seq, TCPW_ACK | TCPW_PSH, unsent);
+    /* the only timer that may move earlier here is the retransmission timer, and arming it
+     * updates the deadline (conn_arm_rto); conn_send only stops the delayed ACK */
+    sent_from(c, seq, unsent);
+    return true;
+}
+
 /* Sends what the state, the windows and the queue allow, then an ACK if one is owed (the
  * usual case of nothing to send is handled inline, tcb.h conn_output). */
 void conn_output_any(tcpw_conn *c) {
+    if (c->state == TCPW_ESTABLISHED && output_one_segment(c)) return;
     bool sent = false;
     switch (c->state) {
     case TCPW_CLOSED:
@@ -416,24 +459,10 @@ void conn_output_any(tcpw_conn *c) {
         for (;;) {
             /* everything, FIN included, is out: send_from() would find nothing to send */
             if (c->snd_nxt == fin_seq(c) + (c->shut_wr ? 1u : 0u)) break;
-            /* RFC 3042 §2 Limited Transmit: the first and second duplicate ACK each let one
-             * new segment go beyond cwnd (not beyond the peer's window), so that a loss in a
-             * small window still draws the three duplicates fast retransmit needs. */
-            uint32_t cw = c->cwnd + (c->dupacks < 3 ? c->dupacks * (uint32_t)c->snd_mss : 0);
-            uint32_t wnd = c->snd_wnd < cw ? c->snd_wnd : cw;
-            int32_t usable = seq_diff(c->snd_una + wnd, c->snd_nxt);
-            uint32_t room = usable > 0 ? (uint32_t)usable : 0;
             uint32_t seq = c->snd_nxt;
-            uint32_t used = send_from(c, seq, room, false);
+            uint32_t used = send_from(c, seq, send_room(c), false);
             if (!used) break;
-            start_rtt_timing(c, seq);
-            c->snd_nxt += used;
-            if (seq_gt(c->snd_nxt, c->snd_max)) c->snd_max = c->snd_nxt;
-            /* RFC 6298 §5.1: start the timer when data leaves and it is not running. */
-            if (c->rto_at == TCPW_NEVER || c->persisting) {
-                c->persisting = false;
-                conn_arm_rto(c);
-            }
+            sent_from(c, seq, used);
             sent = true;
         }
         /* RFC 9293 §3.8.6.1: data waits behind a zero window and nothing is in flight that

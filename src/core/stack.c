@@ -551,7 +551,7 @@ uint64_t tcpw_next_deadline(const tcpw_stack *cs) {
     uint64_t d = TCPW_NEVER;
     /* a top keyed TCPW_NEVER: no timer is armed (keys are never later than the deadlines) */
     if (s->heap_len && s->heap[0]->deadline != TCPW_NEVER) {
-        timers_settle(s);
+        if (s->heap[0]->deadline != conn_next_timer(s->heap[0])) timers_settle(s);
         d = s->heap[0]->deadline;
     }
     if (s->ack_queue && s->ack_due < d) d = s->ack_due;

@@ -311,11 +311,19 @@ void conn_update_deadline_moved(tcpw_conn *c, uint64_t d);
 static inline void conn_update_deadline(tcpw_conn *c) {
     uint64_t d = conn_next_timer(c);
     if (c->heap_idx != UINT32_MAX ? d >= c->deadline : d == TCPW_NEVER) return;
+    if (c->heap_idx == 0) { /* earlier at the top of the heap: it stays the top */
+        c->deadline = d;
+        return;
+    }
     conn_update_deadline_moved(c, d);
 }
 void timers_run(tcpw_stack *s, uint64_t now);
 void conn_timers_stop(tcpw_conn *c);
-void conn_arm_rto(tcpw_conn *c);
+/* RFC 6298 §5.1: (re)start the timer so it expires after RTO (times any backoff). */
+static inline void conn_arm_rto(tcpw_conn *c) {
+    c->rto_at = c->stack->now + c->rto_us;
+    conn_update_deadline(c);
+}
 void rtt_sample(tcpw_conn *c, uint32_t rtt_us);
 void rto_recompute(tcpw_conn *c);
 

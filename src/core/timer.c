@@ -83,7 +83,7 @@ void conn_update_deadline_moved(tcpw_conn *c, uint64_t d) {
     if (c->heap_idx != UINT32_MAX) {
         if (d < c->deadline) {
             c->deadline = d;
-            heap_up(s, c->heap_idx);
+            if (c->heap_idx) heap_up(s, c->heap_idx); /* the top stays the top */
         }
     } else if (d != TCPW_NEVER) {
         c->deadline = d;
@@ -103,6 +103,7 @@ void timers_settle(tcpw_stack *s) {
         uint64_t d = conn_next_timer(c);
         if (d == c->deadline) return;
         c->deadline = d;
+        if (s->heap_len == 1) return; /* a lone entry stays where it is */
         heap_down(s, 0);
     }
 }
@@ -149,12 +150,6 @@ void rto_recompute(tcpw_conn *c) {
     const uint64_t G = 1000;
     uint64_t k = 4ull * c->rttvar_us;
     c->rto_us = clamp_rto(c->stack, c->srtt_us + (k > G ? k : G));
-}
-
-/* RFC 6298 §5.1: (re)start the timer so it expires after RTO (times any backoff). */
-void conn_arm_rto(tcpw_conn *c) {
-    c->rto_at = c->stack->now + c->rto_us;
-    conn_update_deadline(c);
 }
 
 /* ---- expiry -------------------------------------------------------------------------------- */

@@ -347,6 +347,69 @@ static void test_paws_ts_recent_expires(void) {
     fx_free(&f);
 }
 
+/* ---- sending ------------------------------------------------------------------------------------
+ */
+
+/* What waits to be sent leaves as conn_output's general path sends it, whether or not its
+ * usual case (at most one segment's worth, all of it allowed: output.c output_one_segment)
+ * applies: one segment <ACK,PSH> with a small write; exactly one MSS; one MSS and a byte in two
+ * segments; a window smaller than the data (only what fits, no PSH, the rest when the window
+ * opens); Nagle holding a small segment while data is unacknowledged (RFC 1122 §4.2.3.4). */
+static void test_send_one_segment_and_the_rest(void) {
+    fx f;
+    start(&f);
+    uint32_t mss = f.c->snd_mss, seq = f.iss + 1;
+    static uint8_t buf[4096];
+    CHECK(mss + 1 <= sizeof buf);
+    CHECK_EQ_U(tcpw_send(f.c, "a", 1, f.now), 1);
+    FX_EXPECT_COUNT(&f, 1);
+    FX_EXPECT(&f, 0, TCPW_ACK | TCPW_PSH, seq, FX_IRS + 1, 1);
+    seq += 1;
+    fx_clear(&f);
+    CHECK_EQ_U(tcpw_send(f.c, buf, mss, f.now), mss);
+    FX_EXPECT_COUNT(&f, 1);
+    FX_EXPECT(&f, 0, TCPW_ACK | TCPW_PSH, seq, FX_IRS + 1, mss);
+    seq += mss;
+    fx_in(&f, TCPW_ACK, FX_IRS + 1, seq, NULL, 0);
+    fx_clear(&f);
+    CHECK_EQ_U(tcpw_send(f.c, buf, mss + 1, f.now), mss + 1);
+    FX_EXPECT_COUNT(&f, 2);
+    FX_EXPECT(&f, 0, TCPW_ACK, seq, FX_IRS + 1, mss);
+    FX_EXPECT(&f, 1, TCPW_ACK | TCPW_PSH, seq + mss, FX_IRS + 1, 1);
+    seq += mss + 1;
+    /* the peer's window shrinks to 10 bytes: 25 bytes go as 10, then 10 and 5 */
+    fx_in_win(&f, TCPW_ACK, FX_IRS + 1, seq, 10, NULL, 0);
+    fx_clear(&f);
+    CHECK_EQ_U(tcpw_send(f.c, buf, 25, f.now), 25);
+    FX_EXPECT_COUNT(&f, 1);
+    FX_EXPECT(&f, 0, TCPW_ACK, seq, FX_IRS + 1, 10);
+    fx_clear(&f);
+    fx_in_win(&f, TCPW_ACK, FX_IRS + 1, seq + 10, 10, NULL, 0);
+    FX_EXPECT_COUNT(&f, 1);
+    FX_EXPECT(&f, 0, TCPW_ACK, seq + 10, FX_IRS + 1, 10);
+    fx_clear(&f);
+    fx_in_win(&f, TCPW_ACK, FX_IRS + 1, seq + 20, 10, NULL, 0);
+    FX_EXPECT_COUNT(&f, 1);
+    FX_EXPECT(&f, 0, TCPW_ACK | TCPW_PSH, seq + 20, FX_IRS + 1, 5);
+    fx_free(&f);
+
+    /* Nagle: the second small write waits for the ACK of the first */
+    fx_init(&f);
+    f.cfg.nagle = true;
+    fx_start(&f);
+    fx_established(&f);
+    seq = f.iss + 1;
+    CHECK_EQ_U(tcpw_send(f.c, "a", 1, f.now), 1);
+    FX_EXPECT_COUNT(&f, 1);
+    fx_clear(&f);
+    CHECK_EQ_U(tcpw_send(f.c, "b", 1, f.now), 1);
+    FX_EXPECT_NOTHING(&f);
+    fx_in(&f, TCPW_ACK, FX_IRS + 1, seq + 1, NULL, 0);
+    FX_EXPECT_COUNT(&f, 1);
+    FX_EXPECT(&f, 0, TCPW_ACK | TCPW_PSH, seq + 1, FX_IRS + 1, 1);
+    fx_free(&f);
+}
+
 /* ---- the window we advertise -------------------------------------------------------------------
  */
 
@@ -399,6 +462,7 @@ static void test_window_field_matches_general(void) {
 int main(void) {
     RUN(test_ack_of_data);
     RUN(test_window_field_matches_general);
+    RUN(test_send_one_segment_and_the_rest);
     RUN(test_window_update_releases_data);
     RUN(test_send_window_respected);
     RUN(test_data_in_order);
