@@ -194,6 +194,9 @@ static uint64_t sum_block_copy(uint8_t *dst, const uint8_t *p, size_t n) {
         _mm256_add_epi32((acc), _mm256_add_epi32(_mm256_add_epi32(AVX_PAIRS(v0), AVX_PAIRS(v1)),   \
                                                  _mm256_add_epi32(AVX_PAIRS(v2), AVX_PAIRS(v3))))
 
+/* Below this many bytes the vector setup of AVX2 does not pay. */
+#define CSUM_AVX2_MIN 128
+
 /* Whether this processor runs AVX2 (the compiler's run-time check: a load and a test). */
 static inline bool have_avx2(void) {
     return __builtin_cpu_supports("avx2");
@@ -201,8 +204,8 @@ static inline bool have_avx2(void) {
 
 /* sum_block_copy with 32-byte steps; dst NULL: sum only (n a multiple of 16, at most
  * CSUM_BLOCK). */
-__attribute__((target("avx2"))) static uint64_t sum_block_avx2(uint8_t *dst, const uint8_t *p,
-                                                               size_t n) {
+__attribute__((target("avx2"))) static inline uint64_t sum_block_avx2(uint8_t *dst,
+                                                                      const uint8_t *p, size_t n) {
     const __m256i flip = _mm256_set1_epi16(-32768), ones = _mm256_set1_epi16(1);
     __m256i acc = _mm256_setzero_si256();
     size_t i = 0;
@@ -239,6 +242,20 @@ __attribute__((target("avx2"))) static uint64_t sum_block_avx2(uint8_t *dst, con
     }
     return sse_total(a, n);
 }
+
+/* The blocks of `len` bytes and the tail, as csum_blocks below but with AVX2's blocks (only
+ * where have_avx2() said so), in one function: the payload of a full segment makes one call. */
+__attribute__((target("avx2"))) static uint64_t csum_avx2(uint64_t acc, uint8_t *d,
+                                                          const uint8_t *p, size_t len) {
+    while (len >= 16) {
+        size_t n = len < CSUM_BLOCK ? len & ~(size_t)15 : CSUM_BLOCK;
+        acc = add_carry64(acc, sum_block_avx2(d, p, n));
+        p += n;
+        if (d) d += n;
+        len -= n;
+    }
+    return len ? add_carry64(acc, sum_tail(d, p, len)) : acc;
+}
 #endif
 #else
 /* RFC 1071 §2 (C) in portable C: n bytes (a multiple of 16) as 32-bit words added into four
@@ -271,22 +288,11 @@ static inline uint64_t sum_short(const uint8_t *p, size_t len) {
     return s + sum_tail(NULL, p, len);
 }
 
-/* Below this many bytes the vector setup of AVX2 does not pay. */
-#define CSUM_AVX2_MIN 128
-
-/* The blocks of `len` bytes (and the tail), copied to dst unless it is NULL; `wide` takes
- * AVX2's blocks (only where have_avx2() said so). */
-static inline uint64_t csum_blocks(uint64_t acc, uint8_t *d, const uint8_t *p, size_t len,
-                                   bool wide) {
-    (void)wide;
+/* The blocks of `len` bytes (and the tail), copied to dst unless it is NULL. */
+static inline uint64_t csum_blocks(uint64_t acc, uint8_t *d, const uint8_t *p, size_t len) {
     while (len >= 16) {
         size_t n = len < CSUM_BLOCK ? len & ~(size_t)15 : CSUM_BLOCK;
-#ifdef CSUM_AVX2
-        if (wide)
-            acc = add_carry64(acc, sum_block_avx2(d, p, n));
-        else
-#endif
-            acc = add_carry64(acc, d ? sum_block_copy(d, p, n) : sum_block(p, n));
+        acc = add_carry64(acc, d ? sum_block_copy(d, p, n) : sum_block(p, n));
         p += n;
         if (d) d += n;
         len -= n;
@@ -294,27 +300,24 @@ static inline uint64_t csum_blocks(uint64_t acc, uint8_t *d, const uint8_t *p, s
     return len ? add_carry64(acc, sum_tail(d, p, len)) : acc;
 }
 
-static inline bool csum_wide(size_t len) {
-#ifdef CSUM_AVX2
-    return len >= CSUM_AVX2_MIN && have_avx2();
-#else
-    (void)len;
-    return false;
-#endif
-}
-
 uint64_t tcpw_csum_acc(uint64_t acc, const void *data, size_t len) {
     const uint8_t *p = data;
     if (len < CSUM_SHORT) return add_carry64(acc, sum_short(p, len));
-    return csum_blocks(acc, NULL, p, len, csum_wide(len));
+#ifdef CSUM_AVX2
+    if (len >= CSUM_AVX2_MIN && have_avx2()) return csum_avx2(acc, NULL, p, len);
+#endif
+    return csum_blocks(acc, NULL, p, len);
 }
 
 uint64_t tcpw_csum_acc_copy(uint64_t acc, void *dst, const void *src, size_t len) {
-    return csum_blocks(acc, dst, src, len, csum_wide(len));
+#ifdef CSUM_AVX2
+    if (len >= CSUM_AVX2_MIN && have_avx2()) return csum_avx2(acc, dst, src, len);
+#endif
+    return csum_blocks(acc, dst, src, len);
 }
 
 uint64_t tcpw_csum_acc_copy_narrow(uint64_t acc, void *dst, const void *src, size_t len) {
-    return csum_blocks(acc, dst, src, len, false);
+    return csum_blocks(acc, dst, src, len);
 }
 
 /* The public helper keeps its contract: `sum` is in network-numeric form, so each call folds
