@@ -60,8 +60,9 @@ uint64_t ring_peek_csum_any(const tcpw_ring *r, uint32_t off, void *dst, uint32_
 static inline uint64_t ring_peek_csum(const tcpw_ring *r, uint32_t off, void *dst, uint32_t n,
                                       uint64_t acc) {
     uint32_t pos = ring_pos(r, off);
-    if (n < RING_SHORT && n <= r->cap - pos)
-        return tcpw_csum_acc_copy_short(acc, dst, r->buf + pos, n);
+    if (n <= r->cap - pos) /* one piece: a few bytes inline, more in one call */
+        return n < RING_SHORT ? tcpw_csum_acc_copy_short(acc, dst, r->buf + pos, n)
+                              : tcpw_csum_acc_copy(acc, dst, r->buf + pos, n);
     return ring_peek_csum_any(r, off, dst, n, acc);
 }
 /* ring_put_at, and adds the bytes to a raw checksum accumulator in the same pass. */
@@ -69,8 +70,9 @@ uint64_t ring_put_csum_any(tcpw_ring *r, uint32_t off, const void *src, uint32_t
 static inline uint64_t ring_put_csum(tcpw_ring *r, uint32_t off, const void *src, uint32_t n,
                                      uint64_t acc) {
     uint32_t pos = ring_pos(r, off);
-    if (n < RING_SHORT && n <= r->cap - pos)
-        return tcpw_csum_acc_copy_short(acc, r->buf + pos, src, n);
+    if (n <= r->cap - pos) /* one piece: a few bytes inline, more in one call */
+        return n < RING_SHORT ? tcpw_csum_acc_copy_short(acc, r->buf + pos, src, n)
+                              : tcpw_csum_acc_copy(acc, r->buf + pos, src, n);
     return ring_put_csum_any(r, off, src, n, acc);
 }
 /* Stores n bytes at `off` bytes after head without changing len (out-of-order data). */

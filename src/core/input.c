@@ -704,10 +704,11 @@ static bool established_predicted(tcpw_conn *c, tcpw_seg *seg) {
         c->ts_recent = seg->opts.tsval;
         c->ts_recent_at = c->stack->now;
     }
-    /* fifth: the ACK field, and the window update (SND.UNA =< SEG.ACK holds). */
+    /* fifth: the ACK field, and the window update (SND.UNA =< SEG.ACK holds). A segment with
+     * text is never a duplicate ACK (duplicate_ack). */
     if (seg->ack != c->snd_una)
         ack_new_data(c, seg);
-    else
+    else if (!seg->data_len)
         duplicate_ack(c, seg);
     if (seq_lt(c->snd_wl1, seg->seq) || (c->snd_wl1 == seg->seq && seq_le(c->snd_wl2, seg->ack)))
         update_send_window(c, seg);

@@ -132,7 +132,7 @@ static void send_fast(tcpw_conn *c, uint32_t seq, uint8_t flags, uint32_t len, u
     if (len) {
         /* the payload is summed as it is copied out of the send buffer: one pass */
         uint64_t acc = ring_peek_csum(&c->sndbuf, seq - c->buf_seq, pkt + hl, len, 0);
-        uint64_t words = tcpw_csum_num(fold16(sum));
+        uint64_t words = tcpw_csum_num_wide(sum);
         acc += words;
         acc += acc < words;
         csum = tcpw_csum_finish(acc);

@@ -139,10 +139,8 @@ void conn_note(tcpw_conn *c, const char *text) {
 
 /* ---- application events ---------------------------------------------------------------------- */
 
-void conn_raise(tcpw_conn *c, uint32_t events) {
-    if (!c->app_holds) return;
-    c->events |= events;
-    if (c->in_event_queue) return;
+/* conn_raise (tcb.h): the connection joins the end of the stack's event queue. */
+void conn_raise_queue(tcpw_conn *c) {
     tcpw_stack *s = c->stack;
     c->in_event_queue = true;
     c->event_next = NULL;
@@ -456,31 +454,30 @@ static tcpw_conn *parse_usual(tcpw_stack *s, const uint8_t *pkt, size_t len, tcp
     if (len < 40 || pkt[0] != 0x45 || tcpw_get16(pkt + 2) != len ||
         (tcpw_get16(pkt + 6) & 0x3fff) || pkt[9] != 6)
         return NULL;
-    /* RFC 791 §3.1 / RFC 1071: the header checksum, as five 32-bit words. */
-    uint32_t w[5];
-    memcpy(w, pkt, sizeof w);
-    uint64_t addrs = (uint64_t)w[3] + w[4];
-    if (!tcpw_csum_verifies((uint64_t)w[0] + w[1] + w[2] + addrs)) return NULL;
+    /* RFC 791 §3.1 / RFC 1071: the header checksum, as five 32-bit words (host order: the
+     * sum of byte-swapped words is the byte-swapped sum, RFC 1071 §2 (B)). */
+    uint32_t src = load32(pkt + 12), dst = load32(pkt + 16);
+    uint64_t addrs = (uint64_t)src + dst;
+    if (!tcpw_csum_verifies((uint64_t)load32(pkt) + load32(pkt + 4) + load32(pkt + 8) + addrs))
+        return NULL;
     if (tcpw_ipv4_is_bad(tcpw_get32(pkt + 12)) || tcpw_ipv4_is_bad(tcpw_get32(pkt + 16)))
         return NULL;
 
     /* RFC 9293 §3.1: data offset 5, or 8 with NOP NOP TS (RFC 7323 §3.2, Appendix A). */
     const uint8_t *t = pkt + 20;
     uint32_t tcp_len = (uint32_t)len - 20, doff = (uint32_t)(t[12] >> 4) * 4;
-    uint32_t tw[8];
-    memcpy(tw, t, 20);
-    uint64_t hsum = (uint64_t)tw[0] + tw[1] + tw[2] + tw[3] + tw[4];
+    uint64_t hsum =
+        (uint64_t)load32(t) + load32(t + 4) + load32(t + 8) + load32(t + 12) + load32(t + 16);
     memset(&seg->opts, 0, sizeof seg->opts);
     if (doff == 32 && tcp_len >= 32 && tcpw_get32(t + 20) == 0x0101080au) {
-        memcpy(tw + 5, t + 20, 12);
-        hsum += (uint64_t)tw[5] + tw[6] + tw[7];
+        hsum += (uint64_t)load32(t + 20) + load32(t + 24) + load32(t + 28);
         seg->opts.has_ts = true;
         seg->opts.tsval = tcpw_get32(t + 24);
         seg->opts.tsecr = tcpw_get32(t + 28);
     } else if (doff != 20) {
         return NULL;
     }
-    tcpw_conn *c = conn_for_v4(s, w[3], w[4], tcpw_get16(t), tcpw_get16(t + 2));
+    tcpw_conn *c = conn_for_v4(s, src, dst, tcpw_get16(t), tcpw_get16(t + 2));
     if (!c) return NULL;
 
     seg->seq = tcpw_get32(t + 4);

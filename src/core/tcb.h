@@ -260,7 +260,14 @@ struct tcpw_stack {
 /* ---- stack.c -------------------------------------------------------------------------------- */
 void *stack_alloc(tcpw_stack *s, size_t size);
 void stack_free_mem(tcpw_stack *s, void *p);
-void conn_raise(tcpw_conn *c, uint32_t events);
+void conn_raise_queue(tcpw_conn *c);
+/* Reports events to the application holding the connection: they accumulate until it polls;
+ * the connection joins the stack's event queue once (conn_raise_queue). */
+static inline void conn_raise(tcpw_conn *c, uint32_t events) {
+    if (!c->app_holds) return;
+    c->events |= events;
+    if (!c->in_event_queue) conn_raise_queue(c);
+}
 void conn_set_state(tcpw_conn *c, tcpw_state to, tcpw_cause cause, const char *what,
                     const tcpw_seg *seg);
 void conn_note(tcpw_conn *c, const char *text);

@@ -201,6 +201,10 @@ static inline uint64_t tcpw_csum_num(uint32_t v) {
     /* modulo 0xffff a 16-bit swap is a multiplication by 2^8 */
     return tcpw_csum_host_le() ? (uint64_t)v << 8 : v;
 }
+/* tcpw_csum_num of a sum of numbers below 2^56 (no fold needed first). */
+static inline uint64_t tcpw_csum_num_wide(uint64_t v) {
+    return tcpw_csum_host_le() ? v << 8 : v;
+}
 static inline uint64_t tcpw_csum_odd(uint64_t acc) {
     return (acc << 8) | (acc >> 56); /* times 2^8 modulo 2^64 - 1, and so modulo 0xffff */
 }

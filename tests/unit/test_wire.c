@@ -1319,12 +1319,27 @@ static void test_csum_acc_copy_matches_reference(void) {
     free(ones);
 }
 
+/* A sum of header numbers below 2^56 enters the raw accumulator without a fold first
+ * (tcpw_csum_num_wide): it finishes to the one's complement sum of the numbers. */
+static void test_csum_num_wide(void) {
+    rng_state = 0x0123456789abcdefULL;
+    static const uint64_t edge[] = {
+        0, 1, 0xffff, 0x10000, 0xfffe0001ull, 0xffffffffull, 0xfffffffffull, (1ull << 56) - 1};
+    for (int i = 0; i < 20000; i++) {
+        uint64_t v = i < 8 ? edge[i] : rng_next() >> (8 + rng_below(48));
+        CHECK_EQ_U(tcpw_csum_finish(tcpw_csum_num_wide(v)), tcpw_csum_fold(v));
+        uint32_t w = (uint32_t)v;
+        CHECK_EQ_U(tcpw_csum_finish(tcpw_csum_num_wide(w)), tcpw_csum_finish(tcpw_csum_num(w)));
+    }
+}
+
 int main(void) {
     RUN(test_csum_rfc1071_example);
     RUN(test_csum_ipv4_header_vector);
     RUN(test_csum_matches_reference);
     RUN(test_csum_acc_copy_short);
     RUN(test_csum_acc_copy_matches_reference);
+    RUN(test_csum_num_wide);
     RUN(test_known_answer_packets);
     RUN(test_build_matches_known_answers);
     RUN(test_linux_option_layout);
