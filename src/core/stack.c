@@ -175,7 +175,7 @@ static void event_queue_remove(tcpw_conn *c) {
     c->events = 0;
 }
 
-tcpw_conn *tcpw_poll_event(tcpw_stack *s, uint32_t *events) {
+static tcpw_conn *poll_event_any(tcpw_stack *s, uint32_t *events) {
     while (s->event_head) {
         tcpw_conn *c = s->event_head;
         s->event_head = c->event_next;
@@ -192,6 +192,15 @@ tcpw_conn *tcpw_poll_event(tcpw_stack *s, uint32_t *events) {
     if (s->ack_queue) stack_flush_acks(s);
     if (events) *events = 0;
     return NULL;
+}
+
+tcpw_conn *tcpw_poll_event(tcpw_stack *s, uint32_t *events) {
+    /* the usual answer of an application's last poll: no event, no deferred ACK */
+    if (!s->event_head && !s->ack_queue) {
+        if (events) *events = 0;
+        return NULL;
+    }
+    return poll_event_any(s, events);
 }
 
 /* ---- control blocks ------------------------------------------------------------------------ */
@@ -548,7 +557,14 @@ uint64_t tcpw_next_deadline(const tcpw_stack *cs) {
     uint64_t d = TCPW_NEVER;
     /* a top keyed TCPW_NEVER: no timer is armed (keys are never later than the deadlines) */
     if (s->heap_len && s->heap[0]->deadline != TCPW_NEVER) {
-        if (s->heap[0]->deadline != conn_next_timer(s->heap[0])) timers_settle(s);
+        tcpw_conn *top = s->heap[0];
+        uint64_t t = conn_next_timer(top);
+        if (t != top->deadline) {
+            if (s->heap_len == 1)
+                top->deadline = t; /* a lone entry is re-keyed in place (timers_settle) */
+            else
+                timers_settle(s);
+        }
         d = s->heap[0]->deadline;
     }
     if (s->ack_queue && s->ack_due < d) d = s->ack_due;
