@@ -9,12 +9,6 @@
 
 #define IPV4_DF_WORD 0x00004000u /* identification 0, DF (RFC 791 §3.1, RFC 6864 §4.1) */
 
-/* RFC 7323 §4.1: the timestamp clock ticks once per millisecond, from a per-address-pair
- * offset (§7.1). */
-uint32_t ts_now(const tcpw_stack *s, uint32_t offset) {
-    return (uint32_t)(s->now / 1000u) + offset;
-}
-
 /* Builds one packet in the stack's scratch buffer and hands it to the driver. */
 void send_segment_raw(tcpw_stack *s, const tcpw_segment_out *o, const tcpw_ring *data,
                       uint32_t data_off, uint32_t data_len) {

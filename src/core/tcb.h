@@ -358,7 +358,11 @@ void send_rst(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *re
               uint32_t ack, bool with_ack);
 void send_segment_raw(tcpw_stack *s, const tcpw_segment_out *o, const tcpw_ring *data,
                       uint32_t data_off, uint32_t data_len);
-uint32_t ts_now(const tcpw_stack *s, uint32_t offset);
+/* RFC 7323 §4.1: the timestamp clock ticks once per millisecond, from a per-address-pair
+ * offset (§7.1). */
+static inline uint32_t ts_now(const tcpw_stack *s, uint32_t offset) {
+    return (uint32_t)(s->now / 1000u) + offset;
+}
 /* For the tests: the window field of a segment without SYN as the general computation gives it
  * (general) or as the inline one segments use does; both update RCV.ADV alike. */
 uint32_t window_field_check(tcpw_conn *c, bool general);
