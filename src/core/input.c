@@ -410,6 +410,21 @@ static void process_fin(tcpw_conn *c, const tcpw_seg *seg) {
     }
 }
 
+/* The acknowledgment of `len` octets of text taken in order, with nothing held out of order
+ * beyond them (seventh step). */
+static inline void ack_in_order_text(tcpw_conn *c, uint32_t len) {
+    tcpw_stack *s = c->stack;
+    if (s->cfg.delayed_ack_ms == 0 || ++c->unacked_segs >= 2 || len < c->snd_mss / 2u) {
+        /* RFC 1122 §4.2.3.2: at least every second full-sized segment. Small segments
+         * (requests, the last piece of a message) are answered at once — with ack_defer, at
+         * the end of the application's turn, so that the reply it makes to them carries the
+         * ACK. */
+        conn_ack_owed(c);
+    } else if (c->delack_at == TCPW_NEVER) {
+        c->delack_at = s->now + s->cfg.delayed_ack_ms * 1000ull;
+    }
+}
+
 /* Seventh and eighth steps: the segment text and the FIN. */
 static void text_and_fin(tcpw_conn *c, tcpw_seg *seg, bool fin_in_order) {
     tcpw_stack *s = c->stack;
@@ -437,18 +452,10 @@ static void text_and_fin(tcpw_conn *c, tcpw_seg *seg, bool fin_in_order) {
             c->rcvbuf.len += more;
             c->rcv_nxt += n + more;
             conn_raise(c, TCPW_EV_READABLE);
-            if (more || !asm_empty(&c->ooo)) {
+            if (more || !asm_empty(&c->ooo))
                 c->ack_now = true; /* RFC 5681 §4.2: a segment that fills a gap: ACK now */
-            } else if (s->cfg.delayed_ack_ms == 0 || ++c->unacked_segs >= 2 ||
-                       seg->data_len < c->snd_mss / 2) {
-                /* RFC 1122 §4.2.3.2: at least every second full-sized segment. Small
-                 * segments (requests, the last piece of a message) are answered at once —
-                 * with ack_defer, at the end of the application's turn, so that the reply it
-                 * makes to them carries the ACK. */
-                conn_ack_owed(c);
-            } else if (c->delack_at == TCPW_NEVER) {
-                c->delack_at = s->now + s->cfg.delayed_ack_ms * 1000ull;
-            }
+            else
+                ack_in_order_text(c, seg->data_len);
         } else {
             /* Out of order: keep it in the receive buffer beyond the in-order data, and send
              * a duplicate ACK at once (RFC 5681 §4.2). */
@@ -714,8 +721,18 @@ static bool established_predicted(tcpw_conn *c, tcpw_seg *seg) {
         update_send_window(c, seg);
     if (c->snd_wnd == 0) c->retries = 0;
     /* seventh and eighth (a pure ACK has no text and no FIN: only an earlier FIN waiting for
-     * RCV.NXT could be due, and RCV.NXT did not move). */
-    if (seg->data_len || c->ooo_fin) text_and_fin(c, seg, true);
+     * RCV.NXT could be due, and RCV.NXT did not move). Text that payload_verifies() copied in
+     * place (stack.c: SEG.SEQ = RCV.NXT, nothing held out of order, room for all of it, none
+     * of which the steps above changed) is taken here, as text_and_fin() takes it, unless a
+     * FIN that arrived early waits for RCV.NXT. */
+    if (seg->in_rcvbuf && !c->ooo_fin) {
+        c->rcvbuf.len += seg->data_len;
+        c->rcv_nxt += seg->data_len;
+        conn_raise(c, TCPW_EV_READABLE);
+        ack_in_order_text(c, seg->data_len);
+    } else if (seg->data_len || c->ooo_fin) {
+        text_and_fin(c, seg, true);
+    }
     if (c->state != TCPW_CLOSED) conn_output(c);
     return true;
 }

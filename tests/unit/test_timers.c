@@ -301,6 +301,29 @@ static void test_delayed_ack_every_second_segment(void) {
     fx_free(&f);
 }
 
+/* With delayed ACKs on, a small segment (under half the MSS: a request, the end of a message)
+ * is acknowledged at once, a full-sized one after it is not (RFC 1122 §4.2.3.2); the text of
+ * both, taken in place as its checksum was verified (header prediction), reads back intact. */
+static void test_delayed_ack_not_for_small_segment(void) {
+    static uint8_t data[536], got[600];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)(i * 7 + 1);
+    fx f;
+    start_delack(&f);
+    fx_in(&f, TCPW_ACK, FX_IRS + 1, f.iss + 1, data, 10);
+    FX_EXPECT_COUNT(&f, 1);
+    FX_EXPECT(&f, 0, TCPW_ACK, f.iss + 1, FX_IRS + 11, 0);
+    fx_clear(&f);
+    fx_in(&f, TCPW_ACK, FX_IRS + 11, f.iss + 1, data, 536);
+    FX_EXPECT_NOTHING(&f);
+    CHECK_EQ_U(tcpw_next_deadline(f.s), f.now + 40000);
+    CHECK_EQ_U(tcpw_recv(f.c, got, sizeof got, f.now), 546);
+    CHECK(memcmp(got, data, 10) == 0);
+    CHECK(memcmp(got + 10, data, 536) == 0);
+    FX_EXPECT_STATE(&f, TCPW_ESTABLISHED);
+    fx_free(&f);
+}
+
 /* RFC 5681 §4.2 (cited by RFC 9293 §3.8.6.3): an out-of-order segment is acknowledged at once
  * (a duplicate ACK), even with delayed ACKs on. */
 static void test_delayed_ack_not_for_out_of_order(void) {
@@ -548,6 +571,7 @@ int main(void) {
     RUN(test_time_wait_two_msl_from_config);
     RUN(test_delayed_ack_timing);
     RUN(test_delayed_ack_every_second_segment);
+    RUN(test_delayed_ack_not_for_small_segment);
     RUN(test_delayed_ack_not_for_out_of_order);
     RUN(test_delayed_ack_piggybacked);
     RUN(test_delayed_ack_of_fin);
