@@ -275,6 +275,35 @@ static bool answers_syn_copy(const tcpw_an_conn *c, size_t k) {
     return false;
 }
 
+/* The longest time, over the last 16 retransmissions of packet j's sender before j, from a
+ * segment's first copy to its first copy again: how slow that sender's timer has been. */
+static uint64_t slowest_first_retransmission(const tcpw_an_conn *c, size_t j) {
+    const tcpw_an_pkt *q = &c->pkt[j];
+    uint64_t slowest = 0;
+    int n = 0;
+    for (size_t k = j; k-- > 0 && n < 16;) {
+        const tcpw_an_pkt *o = &c->pkt[k];
+        uint32_t ol = seglen(o);
+        if (o->side != q->side || !ol || (o->flags & TCPW_RST) || !(o->marks & TCPW_AN_RETRANS))
+            continue;
+        n++;
+        /* its previous copy; a first retransmission when that one has none before it */
+        size_t m = k, copies = 0, prev = SIZE_MAX;
+        while (m-- > 0 && copies < 2 && k - m < 4096) {
+            const tcpw_an_pkt *e = &c->pkt[m];
+            uint32_t el = seglen(e);
+            if (e->side != q->side || !el || (e->flags & TCPW_RST) || !seq_le(e->seq, o->seq) ||
+                !seq_gt(e->seq + el, o->seq))
+                continue;
+            if (!copies) prev = m;
+            copies++;
+        }
+        if (copies == 1 && o->t_us - c->pkt[prev].t_us > slowest)
+            slowest = o->t_us - c->pkt[prev].t_us;
+    }
+    return slowest;
+}
+
 static retx_timing retransmission_timing(const tcpw_an_conn *c, size_t j, size_t ignore) {
     const tcpw_an_pkt *q = &c->pkt[j];
     uint64_t prev = 0, prevprev = 0;
@@ -319,6 +348,11 @@ static retx_timing retransmission_timing(const tcpw_an_conn *c, size_t j, size_t
     if (!found) return RETX_PLAUSIBLE;
     uint64_t gap = q->t_us - prev;
     uint64_t limit = 15000000u; /* room for the backoff of earlier losses (1+2+4+8 s) */
+    /* an RTO grown with large RTT samples (RFC 6298 §2.3) shows in the sender's own earlier
+     * first retransmissions: the timer may be at least as slow again, and twice that for the
+     * smoothing of one more large sample */
+    uint64_t seen = slowest_first_retransmission(c, j);
+    if (seen * 2 > limit) limit = seen * 2;
     if (found == 2 && prev > prevprev) {
         uint64_t before = prev - prevprev;
         if (before * 5 / 2 > limit) limit = before * 5 / 2;

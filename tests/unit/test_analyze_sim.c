@@ -722,6 +722,8 @@ static void test_random_loss(void) {
  *     answer: those packets are the old connection's (resplit in analyze.c);
  *   half-close 1249: a segment arriving at the instant TIME_WAIT's 2MSL ends is still taken in
  *     TIME_WAIT (timewait_expire), as the simulator runs arrivals before timers;
+ *   simultaneous-close 1142: a FIN first sent again 23.7 s after it went, by a sender whose
+ *     timer had already waited 21 s for a data segment (slowest_first_retransmission);
  *   rst-on-unread-data 752, 797: a FIN lost before a RST, shown only by the ACK the client
  *     would have sent after the capture's last packet (test_undecidable_capture_end). */
 static void test_found_by_sweeps(void) {
@@ -734,7 +736,7 @@ static void test_found_by_sweeps(void) {
         {"rst-on-unread-data", 752}, {"rst-on-unread-data", 797}, {"old-duplicate", 891},
         {"four-way", 1537},          {"half-close", 1537},        {"time-wait-expiry", 1800},
         {"time-wait-expiry", 1979},  {"tw-reuse", 855},           {"old-duplicate", 1347},
-        {"half-close", 1249}};
+        {"half-close", 1249},        {"simultaneous-close", 1142}};
     stats total = {0};
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
         tcpw_scn_options o;
