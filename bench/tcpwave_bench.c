@@ -9,7 +9,7 @@
  *                                                         time) while the population grows
  *   tcpwave_bench bulk --bytes N [--verify]               one-way bulk throughput, Gbit/s
  *   tcpwave_bench cgseg --size 1|1460 --count N           callgrind phases: per-segment cost
- *   tcpwave_bench cglife --count N                        callgrind phases: per-lifecycle cost
+ *   tcpwave_bench cglife --count N [--pop P]               callgrind phases: per-lifecycle cost
  *   tcpwave_bench sizes                                   control block and TIME_WAIT sizes
  *
  * Results are JSON rows on stdout (common.h); bench/run.py runs the modes and builds the
@@ -597,15 +597,20 @@ static void run_cgseg(int argc, char **argv) {
     free(b);
 }
 
-/* Per-lifecycle instruction counts (empty TIME_WAIT table): client phase, server phase. */
+/* Per-lifecycle instruction counts: client phase, server phase. With --pop P the TIME_WAIT
+ * population is first filled to P and held there as in `lifecycle` (run.py uses P = 0, the
+ * empty table; a large P under `valgrind --cache-sim=yes` shows the cache misses the table
+ * costs). */
 static void run_cglife(int argc, char **argv) {
     uint64_t count = bench_opt_u64(argc, argv, "--count", 2000);
+    uint64_t pop = bench_opt_u64(argc, argv, "--pop", 0);
+    if (pop % 2000) bench_die("--pop must be a multiple of 2000 (2MSL = pop us, MSL in ms)");
     bench *b = calloc(1, sizeof *b);
     if (!b) bench_die("out of memory");
-    bench_init(b, 0, true);
+    bench_init(b, (uint32_t)(pop / 2000), true);
     b->mode = MODE_LIFECYCLE;
     uint64_t i = 0;
-    for (; i < count / 2 + 100; i++)
+    for (; i < count / 2 + 100 + pop; i++)
         lifecycle_once(b, i);
     static const char *phase_names[2] = {"client", "server"};
     for (int ep = 0; ep < 2; ep++) {

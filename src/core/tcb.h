@@ -401,6 +401,8 @@ size_t tw_list(const tcpw_stack *s, void (*fn)(void *arg, const tcpw_conn_info *
 
 /* ---- isn.c ---------------------------------------------------------------------------------- */
 uint64_t tcpw_siphash24(const uint8_t key[16], const void *data, size_t len);
+uint64_t tcpw_tuple_siphash(const uint8_t key[16], uint8_t tag, const tcpw_endpoint *local,
+                            const tcpw_endpoint *remote);
 void isn_and_ts_offset(const tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *remote,
                        uint32_t *isn, uint32_t *ts_offset);
 uint32_t ts_offset_for(const tcpw_stack *s, const tcpw_endpoint *local,
