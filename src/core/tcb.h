@@ -145,11 +145,11 @@ enum {
     TW_RESTARTED = 0x80, /* 2MSL restarted in place: moves to the ring's tail at the head */
 };
 
-#define TW_NIL UINT32_MAX /* no record: the end of a hash chain */
+#define TW_NIL UINT32_MAX /* no record: the end of an overflow chain */
 
 /* The IPv4 record: 48 bytes. The key (chain link, ports, addresses) fills its first 16. */
 typedef struct tcpw_tw4 {
-    uint32_t hash_next; /* position of the next record in the hash chain, TW_NIL at the end */
+    uint32_t hash_next; /* next record in its index bucket's overflow chain (TW_NIL: the end) */
     uint16_t lport, rport;
     uint8_t laddr[4], raddr[4];
     tcpw_tw_body b;
@@ -166,11 +166,24 @@ typedef struct tcpw_tw6 {
 _Static_assert(sizeof(tcpw_tw4) == 48, "an IPv4 TIME_WAIT record is 48 bytes (issue 6)");
 _Static_assert(sizeof(tcpw_tw6) == 72, "an IPv6 TIME_WAIT record is 72 bytes");
 
-/* Hash index from 4-tuple to record position, chained through hash_next. It doubles
- * incrementally (twstore.c): during a rehash b[0] is the old table, b[1] the new one, and
- * b[0]'s buckets below `moved` have been split into b[1]. */
+/* Hash index from 4-tuple to record position (twstore.c). A bucket is one cache line: the
+ * 32-bit tuple hash and the position of up to TW_BUCKET_SLOTS records, so a lookup reads a
+ * record only when its hash matches; records beyond those chain through hash_next from
+ * `over`. It doubles incrementally: during a rehash b[0] is the old array, b[1] the new one,
+ * and b[0]'s buckets below `moved` have been split into b[1]. */
+#define TW_BUCKET_SLOTS 7
+#define TW_BUCKET_LOAD  5u /* records per bucket (on average) before the index doubles */
+typedef struct tw_bucket {
+    uint32_t hash[TW_BUCKET_SLOTS];
+    uint32_t n; /* slots in use: [0, n) */
+    uint32_t pos[TW_BUCKET_SLOTS];
+    uint32_t over; /* first record of the overflow chain, TW_NIL when none */
+} tw_bucket;
+
+_Static_assert(sizeof(tw_bucket) == 64, "a TIME_WAIT index bucket is one cache line");
+
 typedef struct tw_index {
-    uint32_t *b[2];
+    tw_bucket *b[2];
     uint32_t mask[2];
     uint32_t moved;
     uint32_t count;

@@ -22,14 +22,22 @@
  * of positions keyed by (expiry, position) (for its expiry). The ring's head stops at a record
  * in the heap until the heap lets it go; every in-order record behind it expires later anyway.
  *
- * The index. An array of 32-bit bucket heads, chained through the records' hash_next in
- * insertion order (a record expires first in its chain, so expiry unlinks the bucket's head).
- * It doubles when the load passes one, incrementally (as Redis does): the old and the new
+ * The index. An array of buckets of one cache line each (tw_bucket, tcb.h): the 32-bit tuple
+ * hash and the ring position of up to TW_BUCKET_SLOTS records. A lookup compares hashes in
+ * the bucket and reads a record only when its hash is the one sought, so a connect() that
+ * checks its 4-tuple against a million records, the insertion at close() and the removal at
+ * expiry each touch one line of the index and no record: with the records far larger than
+ * the cache, that is the difference between one cache miss and two or three. A bucket that
+ * is full chains further records through their hash_next (the overflow chain; at the
+ * TW_BUCKET_LOAD records per bucket the index allows on average, a few per cent of the
+ * records); a slot freed in such a bucket takes the chain's first record. The index doubles
+ * when the load passes TW_BUCKET_LOAD, incrementally (as Redis does): the old and the new
  * array live side by side and every insertion or removal splits TW_REHASH_STEPS more old
- * buckets into the new array, so no operation ever rehashes the whole table. A bucket of the
- * new array is written only by the split of its old bucket (insertions go to the old bucket
- * until it is split), so the new array needs no initialization pass either, and a lookup
- * searches exactly one chain.
+ * buckets into the new array (by the stored hashes: a record is read only when it sits in an
+ * overflow chain), so no operation ever rehashes the whole table. A bucket of the new array is
+ * written only by the split of its old bucket (insertions go to the old bucket until it is
+ * split), so the new array needs no initialization pass either, and a lookup searches exactly
+ * one bucket.
  */
 #include <string.h>
 
@@ -40,7 +48,7 @@
 #define TW_POS_MASK       0x7fffffffu
 #define TW_CHUNK_NUM_MASK (TW_POS_MASK >> TW_CHUNK_SHIFT)
 #define TW_MAX_SPAN       (TW_POS_MASK - 2 * TW_CHUNK_RECS)
-#define TW_INDEX_MIN      64u
+#define TW_INDEX_MIN      16u /* buckets */
 #define TW_REHASH_STEPS   2
 #define TW_REHASH_AHEAD   16 /* buckets between the split and the prefetch (index_step) */
 
@@ -120,41 +128,65 @@ tcpw_tw_store *tw_store_for(tcpw_stack *s, uint8_t family) {
 /* ---- the hash index ------------------------------------------------------------------------ */
 
 /* The bucket that holds hash h: in the old array until that bucket has been split. */
-static uint32_t *bucket_for(const tw_index *ix, uint32_t h) {
+static tw_bucket *bucket_for(const tw_index *ix, uint32_t h) {
     uint32_t i = h & ix->mask[0];
     if (ix->b[1] && i < ix->moved) return &ix->b[1][h & ix->mask[1]];
     return &ix->b[0][i];
 }
 
+static void bucket_clear(tw_bucket *bk) {
+    bk->n = 0;
+    bk->over = TW_NIL;
+}
+
 static bool index_init(tcpw_stack *s, tw_index *ix) {
-    ix->b[0] = stack_alloc(s, TW_INDEX_MIN * sizeof(uint32_t));
+    ix->b[0] = stack_alloc(s, TW_INDEX_MIN * sizeof(tw_bucket));
     if (!ix->b[0]) return false;
-    memset(ix->b[0], 0xff, TW_INDEX_MIN * sizeof(uint32_t)); /* TW_NIL */
+    for (uint32_t i = 0; i < TW_INDEX_MIN; i++)
+        bucket_clear(&ix->b[0][i]);
     ix->mask[0] = TW_INDEX_MIN - 1;
     return true;
 }
 
-/* Splits up to n buckets of the old array into the new one, keeping each chain's order. */
+/* Appends the record at pos to the end of the bucket's overflow chain. */
+static void overflow_append(tcpw_tw_store *st, tw_bucket *bk, uint32_t pos) {
+    uint32_t *link = &bk->over;
+    while (*link != TW_NIL)
+        link = link_of(rec_at(st, *link));
+    *link = pos;
+    *link_of(rec_at(st, pos)) = TW_NIL;
+}
+
+/* Puts (h, pos) in the bucket: in a free slot, else at the end of the overflow chain. */
+static void bucket_put(tcpw_tw_store *st, tw_bucket *bk, uint32_t h, uint32_t pos) {
+    if (bk->n < TW_BUCKET_SLOTS) {
+        bk->hash[bk->n] = h;
+        bk->pos[bk->n] = pos;
+        bk->n++;
+        return;
+    }
+    overflow_append(st, bk, pos);
+}
+
+/* Splits up to n buckets of the old array into the new one. A slot goes by its stored hash;
+ * a record in an overflow chain is read for its hash (rare: a bucket overflows only when it
+ * holds more than TW_BUCKET_SLOTS records). */
 static void index_step(tcpw_stack *s, tcpw_tw_store *st, int n) {
     tw_index *ix = &st->index;
     for (int k = n; k > 0 && ix->b[1]; k--) {
         uint32_t size = ix->mask[0] + 1, i = ix->moved;
-        uint32_t lo = TW_NIL, hi = TW_NIL, *lo_end = &lo, *hi_end = &hi;
-        for (uint32_t p = ix->b[0][i]; p != TW_NIL;) {
+        const tw_bucket *old = &ix->b[0][i];
+        tw_bucket *lo = &ix->b[1][i], *hi = &ix->b[1][i + size];
+        bucket_clear(lo);
+        bucket_clear(hi);
+        for (uint32_t j = 0; j < old->n; j++)
+            bucket_put(st, old->hash[j] & size ? hi : lo, old->hash[j], old->pos[j]);
+        for (uint32_t p = old->over; p != TW_NIL;) {
             uint8_t *rec = rec_at(st, p);
-            uint32_t next = *link_of(rec);
-            if (rec_hash(s, st, rec) & size) {
-                *hi_end = p;
-                hi_end = link_of(rec);
-            } else {
-                *lo_end = p;
-                lo_end = link_of(rec);
-            }
+            uint32_t next = *link_of(rec), h = rec_hash(s, st, rec);
+            bucket_put(st, h & size ? hi : lo, h, p);
             p = next;
         }
-        *lo_end = *hi_end = TW_NIL;
-        ix->b[1][i] = lo;
-        ix->b[1][i + size] = hi;
         if (++ix->moved == size) {
             stack_free_mem(s, ix->b[0]);
             ix->b[0] = ix->b[1];
@@ -165,50 +197,84 @@ static void index_step(tcpw_stack *s, tcpw_tw_store *st, int n) {
         }
     }
 #if defined(__GNUC__) || defined(__clang__)
-    /* Splitting reads every record of a bucket (its hash decides its new bucket): the first
-     * records of the buckets TW_REHASH_AHEAD further on are fetched now, so that they are in
-     * cache when their turn comes, a few operations later. */
+    /* The old buckets a few operations ahead are fetched now, so that they are in cache when
+     * their turn comes. */
     if (ix->b[1]) {
         uint32_t end = ix->moved + TW_REHASH_AHEAD;
         for (uint32_t i = end - (uint32_t)n; i < end && i <= ix->mask[0]; i++)
-            if (ix->b[0][i] != TW_NIL) __builtin_prefetch(rec_at(st, ix->b[0][i]));
+            __builtin_prefetch(&ix->b[0][i]);
     }
 #endif
 }
 
-/* Starts doubling the index. Without memory the index stays as it is, only more loaded. */
+/* Starts doubling the index. Without memory the index stays as it is, only more loaded. The
+ * new array is not initialized: each of its buckets is written whole by the split of its old
+ * bucket. */
 static void index_grow_start(tcpw_stack *s, tw_index *ix) {
     uint32_t size = ix->mask[0] + 1;
-    if (ix->b[1] || size > (1u << 30)) return;
-    ix->b[1] = stack_alloc(s, 2 * (size_t)size * sizeof(uint32_t));
+    if (ix->b[1] || size > (1u << 26)) return;
+    ix->b[1] = stack_alloc(s, 2 * (size_t)size * sizeof(tw_bucket));
     if (!ix->b[1]) return;
     ix->mask[1] = 2 * size - 1;
     ix->moved = 0;
 }
 
-/* Links the record at pos at the end of its chain: chains stay in insertion order. */
 static void index_insert(tcpw_stack *s, tcpw_tw_store *st, uint32_t pos, uint32_t h) {
     tw_index *ix = &st->index;
-    if (ix->count > ix->mask[0]) index_grow_start(s, ix);
-    uint32_t *link = bucket_for(ix, h);
-    while (*link != TW_NIL)
-        link = link_of(rec_at(st, *link));
-    *link = pos;
-    *link_of(rec_at(st, pos)) = TW_NIL;
+    if (ix->count >= TW_BUCKET_LOAD * (ix->mask[0] + 1)) index_grow_start(s, ix);
+    bucket_put(st, bucket_for(ix, h), h, pos);
     ix->count++;
     index_step(s, st, TW_REHASH_STEPS);
 }
 
+/* Takes the record at pos out of the index. A slot freed in a bucket with an overflow chain
+ * takes the chain's first record, so the slots fill before the chain grows. */
 static void index_remove(tcpw_stack *s, tcpw_tw_store *st, uint32_t pos, uint32_t h) {
     tw_index *ix = &st->index;
-    uint32_t *link = bucket_for(ix, h);
-    while (*link != TW_NIL && *link != pos)
-        link = link_of(rec_at(st, *link));
-    if (*link == pos) {
-        *link = *link_of(rec_at(st, pos));
-        ix->count--;
+    tw_bucket *bk = bucket_for(ix, h);
+    bool found = false;
+    for (uint32_t j = 0; j < bk->n; j++)
+        if (bk->pos[j] == pos) {
+            uint32_t last = --bk->n;
+            bk->hash[j] = bk->hash[last];
+            bk->pos[j] = bk->pos[last];
+            if (bk->over != TW_NIL) {
+                uint32_t p = bk->over;
+                uint8_t *rec = rec_at(st, p);
+                bk->over = *link_of(rec);
+                bucket_put(st, bk, rec_hash(s, st, rec), p);
+            }
+            found = true;
+            break;
+        }
+    if (!found) {
+        uint32_t *link = &bk->over;
+        while (*link != TW_NIL && *link != pos)
+            link = link_of(rec_at(st, *link));
+        if (*link == pos) {
+            *link = *link_of(rec_at(st, pos));
+            found = true;
+        }
     }
+    if (found) ix->count--;
     index_step(s, st, TW_REHASH_STEPS);
+}
+
+/* A record moved in the ring (relocate): the index points at its new position. */
+static void index_move(tcpw_tw_store *st, uint32_t from, uint32_t to, uint32_t h) {
+    tw_bucket *bk = bucket_for(&st->index, h);
+    for (uint32_t j = 0; j < bk->n; j++)
+        if (bk->pos[j] == from) {
+            bk->pos[j] = to;
+            return;
+        }
+    /* in the overflow chain: take its place there */
+    for (uint32_t *link = &bk->over; *link != TW_NIL; link = link_of(rec_at(st, *link)))
+        if (*link == from) {
+            *link = to;
+            *link_of(rec_at(st, to)) = *link_of(rec_at(st, from));
+            return;
+        }
 }
 
 bool table_find_tw(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *remote,
@@ -216,7 +282,18 @@ bool table_find_tw(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoin
     tcpw_tw_store *st = tw_store_for(s, local->addr.family);
     if (!st || !st->index.count) return false;
     uint32_t h = tuple_hash(s, local, remote);
-    for (uint32_t p = *bucket_for(&st->index, h); p != TW_NIL;) {
+    const tw_bucket *bk = bucket_for(&st->index, h);
+    /* the slots' hashes first: a record is read only when its hash is the one sought */
+    for (uint32_t j = 0; j < bk->n; j++) {
+        if (bk->hash[j] != h) continue;
+        uint8_t *rec = rec_at(st, bk->pos[j]);
+        if (rec_matches(st, rec, local, remote)) {
+            out->st = st;
+            out->pos = bk->pos[j];
+            return true;
+        }
+    }
+    for (uint32_t p = bk->over; p != TW_NIL;) {
         uint8_t *rec = rec_at(st, p);
         if (rec_matches(st, rec, local, remote)) {
             out->st = st;
@@ -368,9 +445,7 @@ static bool relocate(tcpw_stack *s, tcpw_tw_store *st, uint32_t pos, uint64_t ex
     b->expire = expire;
     b->bits &= (uint8_t) ~(TW_RESTARTED | TW_IN_HEAP | TW_DEAD);
     body_of(st, from)->bits |= TW_DEAD;
-    uint32_t h = rec_hash(s, st, to);
-    index_remove(s, st, pos, h);
-    index_insert(s, st, np, h);
+    index_move(st, pos, np, rec_hash(s, st, to));
     if (out_of_order)
         heap_push(st, np);
     else

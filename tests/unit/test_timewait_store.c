@@ -174,9 +174,9 @@ static void test_insert_lookup_expire_many(void) {
             CHECK_EQ_U(missing, 0);
         }
     }
-    CHECK(full_scans >= 10); /* 64 buckets doubled to 2^18, the doubling to 2^19 under way */
+    CHECK(full_scans >= 10); /* 16 buckets doubled to 2^16 */
     CHECK_EQ_U(tw_count(b.s), MANY);
-    CHECK(b.s->tw4.index.mask[0] + 1 >= MANY / 2);
+    CHECK(b.s->tw4.index.mask[0] + 1 >= MANY / TW_BUCKET_LOAD);
     CHECK_EQ_U(tcpw_next_deadline(b.s), b.now + TWO_MSL);
 
     /* expiry: in steps of 997 µs; exactly the records whose expiry has come go */
@@ -446,6 +446,108 @@ static void test_positions_wrap(void) {
     CHECK(find_rec(b.s, n / 2, false, NULL));
     CHECK(!find_rec(b.s, n / 2 - 1, false, NULL));
     bare_free(&b); /* frees the chunks on both sides of the wrap */
+}
+
+/* ---- index buckets that overflow ----------------------------------------------------------- */
+
+/* Records whose tuple hashes all land in bucket 0 of the first index (16 buckets), so that
+ * the bucket's TW_BUCKET_SLOTS slots fill and the rest chain through the records. */
+static uint32_t same_bucket(tcpw_stack *s, uint32_t *ids, uint32_t want) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; n < want && i < 1000000; i++) {
+        tcpw_endpoint l, r;
+        tuple_of(i, false, &l, &r);
+        if ((tuple_hash(s, &l, &r) & 15) == 0) ids[n++] = i;
+    }
+    return n;
+}
+
+static uint32_t overflow_len(const tcpw_tw_store *st, uint32_t h) {
+    const tw_index *ix = &st->index;
+    uint32_t i = h & ix->mask[0];
+    const tw_bucket *bk = ix->b[1] && i < ix->moved ? &ix->b[1][h & ix->mask[1]] : &ix->b[0][i];
+    uint32_t n = 0;
+    for (uint32_t p = bk->over; p != TW_NIL;) {
+        const uint8_t *rec = st->chunks[(p >> 10) & st->chunk_mask] + (size_t)(p & 1023) * 48;
+        uint32_t next;
+        memcpy(&next, rec, 4);
+        p = next;
+        n++;
+    }
+    return n;
+}
+
+/* 12 records in one bucket: 7 in its slots, 5 chained. Records restarted in the slots and in
+ * the chain move in the ring and stay found; records expire from the chain; one removed from
+ * the slots pulls the chain's first record in; one removed from the middle of the chain is
+ * unlinked; the bucket is split when the index doubles (the chained records read for their
+ * hashes). Every record is found throughout and the removed ones never again. */
+static void test_index_overflow(void) {
+    bare b;
+    bare_init(&b);
+    uint32_t ids[12];
+    REQUIRE(same_bucket(b.s, ids, 12) == 12);
+    tcpw_endpoint l, r;
+    tuple_of(ids[0], false, &l, &r);
+    uint32_t h0 = tuple_hash(b.s, &l, &r);
+    uint64_t t0 = b.now + TWO_MSL;
+    for (uint32_t k = 0; k < 12; k++)
+        REQUIRE(add_rec(b.s, ids[k], false, t0 + k) == TCPW_OK);
+    REQUIRE(add_rec(b.s, 3000000, false, t0 + 12) == TCPW_OK); /* behind them in the ring */
+    REQUIRE(b.s->tw4.index.mask[0] == 15 && !b.s->tw4.index.b[1]);
+    CHECK_EQ_U(b.s->tw4.index.b[0][0].n, TW_BUCKET_SLOTS);
+    CHECK_EQ_U(overflow_len(&b.s->tw4, h0), 12 - TW_BUCKET_SLOTS);
+    for (uint32_t k = 0; k < 12; k++)
+        CHECK(find_rec(b.s, ids[k], false, NULL));
+
+    /* restarts: the seven in the slots, and the chain's last; when the head reaches them they
+     * move to the ring's tail, while ids[7..10] expire out of the chain */
+    tw_ref ref;
+    for (uint32_t k = 0; k < 12; k++) {
+        if (k >= TW_BUCKET_SLOTS && k != 11) continue;
+        REQUIRE(find_rec(b.s, ids[k], false, &ref));
+        tw_store_restart(b.s, ref, t0 + 100 + k);
+    }
+    REQUIRE(find_rec(b.s, ids[11], false, &ref));
+    uint32_t old_pos = ref.pos;
+    tick(&b, t0 + 12);
+    CHECK_EQ_U(tw_count(b.s), TW_BUCKET_SLOTS + 1);
+    REQUIRE(find_rec(b.s, ids[11], false, &ref));
+    CHECK(ref.pos != old_pos);
+    CHECK_EQ_U(overflow_len(&b.s->tw4, h0), 1);
+    for (uint32_t k = 0; k < 12; k++)
+        CHECK(find_rec(b.s, ids[k], false, NULL) == (k < TW_BUCKET_SLOTS || k == 11));
+
+    /* a record in a slot goes: the chain's first (ids[11]) takes the slot */
+    kill_rec(&b, ids[3], false);
+    CHECK_EQ_U(b.s->tw4.index.b[0][0].n, TW_BUCKET_SLOTS);
+    CHECK_EQ_U(overflow_len(&b.s->tw4, h0), 0);
+    /* four more chained; one from the middle of the chain goes */
+    for (uint32_t k = 7; k < 11; k++)
+        REQUIRE(add_rec(b.s, ids[k], false, t0 + 200 + k) == TCPW_OK);
+    CHECK_EQ_U(overflow_len(&b.s->tw4, h0), 4);
+    kill_rec(&b, ids[9], false);
+    CHECK_EQ_U(overflow_len(&b.s->tw4, h0), 3);
+    for (uint32_t k = 0; k < 12; k++)
+        CHECK(find_rec(b.s, ids[k], false, NULL) == (k != 3 && k != 9));
+
+    /* many more records: the index doubles and splits the bucket with its chain */
+    for (uint32_t i = 0; i < 2000; i++)
+        REQUIRE(add_rec(b.s, 2000000 + i, false, t0 + 300 + i) == TCPW_OK);
+    CHECK(b.s->tw4.index.mask[0] + 1 >= 2000 / TW_BUCKET_LOAD);
+    uint32_t missing = 0;
+    for (uint32_t k = 0; k < 12; k++)
+        missing += find_rec(b.s, ids[k], false, NULL) != (k != 3 && k != 9);
+    for (uint32_t i = 0; i < 2000; i++)
+        missing += !find_rec(b.s, 2000000 + i, false, NULL);
+    CHECK_EQ_U(missing, 0);
+    CHECK_EQ_U(b.s->tw4.index.count, 2010);
+
+    /* expiry empties the index */
+    tick(&b, t0 + 300 + 2000);
+    CHECK_EQ_U(tw_count(b.s), 0);
+    CHECK_EQ_U(b.s->tw4.index.count, 0);
+    bare_free(&b);
 }
 
 /* ---- stack freed mid-way --------------------------------------------------------------------- */
@@ -806,6 +908,7 @@ int main(void) {
     RUN(test_out_of_order_records);
     RUN(test_ipv6_records);
     RUN(test_positions_wrap);
+    RUN(test_index_overflow);
     RUN(test_free_mid_rehash);
     RUN(test_random_against_model);
     RUN(test_conn_table_growth);
