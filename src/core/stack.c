@@ -85,7 +85,8 @@ static void trace_emit(tcpw_stack *s, tcpw_trace *t) {
     if (s->cfg.trace) s->cfg.trace(s->cfg.user, t);
 }
 
-/* Counts and traces one state change of the connection (or TIME_WAIT record) `id`. */
+/* Counts and traces one state change of the connection (or TIME_WAIT record) `id`. The
+ * endpoints are read only when there is a trace callback (may be NULL when there is none). */
 void trace_state_change(tcpw_stack *s, uint64_t id, const tcpw_endpoint *local,
                         const tcpw_endpoint *remote, tcpw_state from, tcpw_state to,
                         tcpw_cause cause, const char *what, const tcpw_seg *seg) {
@@ -568,11 +569,6 @@ uint64_t tcpw_next_deadline(const tcpw_stack *cs) {
         d = s->heap[0]->deadline;
     }
     if (s->ack_queue && s->ack_due < d) d = s->ack_due;
-    /* A store with an empty ring and an empty heap has no record to expire (twstore.c,
-     * store_first): the common case of a driver asking every step is answered here. */
-    if (s->tw4.head == s->tw4.tail && !s->tw4.heap_len && s->tw6.head == s->tw6.tail &&
-        !s->tw6.heap_len)
-        return d;
     uint64_t tw = tw_next_expire(s);
     if (tw < d) d = tw;
     return d;

@@ -200,9 +200,11 @@ typedef struct tcpw_tw_store {
     uint64_t last_expire; /* expiry of the last record appended in order */
     uint32_t *heap;       /* positions of records out of expiry order, a binary min-heap */
     uint32_t heap_len, heap_cap;
-    uint32_t live;    /* records not dead */
-    uint8_t addr_len; /* 4 or 16 */
-    uint8_t rec_size; /* sizeof(tcpw_tw4) or sizeof(tcpw_tw6) */
+    uint32_t live;         /* records not dead */
+    uint32_t first_pos;    /* the next record to expire (TW_NIL: none), kept by twstore.c */
+    uint64_t first_expire; /* its expiry, TCPW_NEVER when none */
+    uint8_t addr_len;      /* 4 or 16 */
+    uint8_t rec_size;      /* sizeof(tcpw_tw4) or sizeof(tcpw_tw6) */
     tw_index index;
 } tcpw_tw_store;
 
@@ -408,7 +410,10 @@ int tw_store_add(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint 
 void tw_store_remove(tcpw_stack *s, tw_ref r);
 void tw_store_restart(tcpw_stack *s, tw_ref r, uint64_t expire);
 bool tw_store_next_due(tcpw_stack *s, uint64_t now, tw_ref *out);
-uint64_t tw_next_expire(const tcpw_stack *s);
+/* The earliest expiry of any record, TCPW_NEVER when none (kept by twstore.c). */
+static inline uint64_t tw_next_expire(const tcpw_stack *s) {
+    return s->tw6.first_expire < s->tw4.first_expire ? s->tw6.first_expire : s->tw4.first_expire;
+}
 void tw_prefetch_next(tcpw_stack *s);
 size_t tw_list(const tcpw_stack *s, void (*fn)(void *arg, const tcpw_conn_info *info), void *arg);
 

@@ -61,10 +61,16 @@ int tw_from_conn(tcpw_conn *c) {
 }
 
 void tw_kill(tcpw_stack *s, tw_ref tw, tcpw_cause cause, const char *what, const tcpw_seg *seg) {
-    tcpw_endpoint local, remote;
-    tw_endpoints(tw.st, tw.pos, &local, &remote);
-    trace_state_change(s, tw_body(tw.st, tw.pos)->id, &local, &remote, TCPW_TIME_WAIT, TCPW_CLOSED,
-                       cause, what, seg);
+    /* the 4-tuple is unpacked from the record only for a trace (trace_state_change reads it
+     * only then) */
+    tcpw_endpoint local, remote, *l = NULL, *r = NULL;
+    if (s->cfg.trace) {
+        tw_endpoints(tw.st, tw.pos, &local, &remote);
+        l = &local;
+        r = &remote;
+    }
+    trace_state_change(s, tw_body(tw.st, tw.pos)->id, l, r, TCPW_TIME_WAIT, TCPW_CLOSED, cause,
+                       what, seg);
     tw_store_remove(s, tw);
     s->stats.time_wait_count--;
 }

@@ -119,6 +119,8 @@ void tw_stores_init(tcpw_stack *s) {
     s->tw4.rec_size = sizeof(tcpw_tw4);
     s->tw6.addr_len = 16;
     s->tw6.rec_size = sizeof(tcpw_tw6);
+    s->tw4.first_pos = s->tw6.first_pos = TW_NIL;
+    s->tw4.first_expire = s->tw6.first_expire = TCPW_NEVER;
 }
 
 tcpw_tw_store *tw_store_for(tcpw_stack *s, uint8_t family) {
@@ -453,9 +455,44 @@ static bool relocate(tcpw_stack *s, tcpw_tw_store *st, uint32_t pos, uint64_t ex
     return true;
 }
 
+/* The store's next record to expire: the ring's head unless the heap holds it, or the
+ * heap's top, whichever comes first (in position order on a tie). */
+static bool store_first(const tcpw_tw_store *st, uint32_t *pos) {
+    bool ring = st->head != st->tail && !(tw_body(st, st->head)->bits & TW_IN_HEAP);
+    bool heap = st->heap_len > 0;
+    if (ring && heap) {
+        *pos = heap_before(st, st->heap[0], st->head) ? st->heap[0] : st->head;
+    } else if (ring || heap) {
+        *pos = ring ? st->head : st->heap[0];
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/* Keeps the store's next record to expire, and its expiry, where every reader finds them at
+ * once (tcpw_next_deadline asks at every step of a driver). Called after every change. */
+static void store_refresh_first(tcpw_tw_store *st) {
+    uint32_t pos;
+    if (store_first(st, &pos)) {
+        st->first_pos = pos;
+        st->first_expire = tw_body(st, pos)->expire;
+    } else {
+        st->first_pos = TW_NIL;
+        st->first_expire = TCPW_NEVER;
+    }
+}
+
+static void tidy_ring(tcpw_stack *s, tcpw_tw_store *st);
+
 /* Restores the invariants after any change: the heap's top is live, and the ring's head is
- * live and in place (or held by the heap). */
+ * live and in place (or held by the heap); then notes the next record to expire. */
 static void tidy(tcpw_stack *s, tcpw_tw_store *st) {
+    tidy_ring(s, st);
+    store_refresh_first(st);
+}
+
+static void tidy_ring(tcpw_stack *s, tcpw_tw_store *st) {
     for (;;) {
         while (st->heap_len && (tw_body(st, st->heap[0])->bits & TW_DEAD))
             heap_pop(st);
@@ -499,6 +536,7 @@ int tw_store_add(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint 
     else
         st->last_expire = b->expire;
     st->live++;
+    store_refresh_first(st);
     return TCPW_OK;
 }
 
@@ -524,6 +562,7 @@ void tw_store_restart(tcpw_stack *s, tw_ref r, uint64_t expire) {
     b->expire = expire;
     if (r.pos == ((st->tail - 1) & TW_POS_MASK) && !(b->bits & TW_RESTARTED)) {
         st->last_expire = expire; /* the newest record in order: still in order */
+        store_refresh_first(st);
         return;
     }
     b->bits |= TW_RESTARTED;
@@ -532,33 +571,11 @@ void tw_store_restart(tcpw_stack *s, tw_ref r, uint64_t expire) {
 
 /* ---- expiry --------------------------------------------------------------------------------- */
 
-/* The store's next record to expire: the ring's head unless the heap holds it, or the
- * heap's top, whichever comes first (in position order on a tie). */
-static bool store_first(const tcpw_tw_store *st, uint32_t *pos) {
-    bool ring = st->head != st->tail && !(tw_body(st, st->head)->bits & TW_IN_HEAP);
-    bool heap = st->heap_len > 0;
-    if (ring && heap) {
-        *pos = heap_before(st, st->heap[0], st->head) ? st->heap[0] : st->head;
-    } else if (ring || heap) {
-        *pos = ring ? st->head : st->heap[0];
-    } else {
-        return false;
-    }
-    return true;
-}
-
+/* The earlier of the two stores' next records (IPv4 on a tie), when it is due. */
 bool tw_store_next_due(tcpw_stack *s, uint64_t now, tw_ref *out) {
-    uint32_t p4, p6;
-    bool has4 = store_first(&s->tw4, &p4) && tw_body(&s->tw4, p4)->expire <= now;
-    bool has6 = store_first(&s->tw6, &p6) && tw_body(&s->tw6, p6)->expire <= now;
-    if (has4 && has6 && tw_body(&s->tw6, p6)->expire < tw_body(&s->tw4, p4)->expire) has4 = false;
-    if (has4) {
-        *out = (tw_ref){&s->tw4, p4};
-    } else if (has6) {
-        *out = (tw_ref){&s->tw6, p6};
-    } else {
-        return false;
-    }
+    tcpw_tw_store *st = s->tw6.first_expire < s->tw4.first_expire ? &s->tw6 : &s->tw4;
+    if (st->first_pos == TW_NIL || st->first_expire > now) return false;
+    *out = (tw_ref){st, st->first_pos};
     return true;
 }
 
@@ -574,15 +591,6 @@ void tw_prefetch_next(tcpw_stack *s) {
 #else
     (void)s;
 #endif
-}
-
-uint64_t tw_next_expire(const tcpw_stack *s) {
-    uint64_t d = TCPW_NEVER;
-    uint32_t p;
-    if (store_first(&s->tw4, &p)) d = tw_body(&s->tw4, p)->expire;
-    if (store_first(&s->tw6, &p) && tw_body(&s->tw6, p)->expire < d)
-        d = tw_body(&s->tw6, p)->expire;
-    return d;
 }
 
 /* ---- listing and teardown ------------------------------------------------------------------- */
@@ -620,6 +628,8 @@ static void store_free(tcpw_stack *s, tcpw_tw_store *st) {
     memset(st, 0, sizeof *st);
     st->addr_len = addr_len;
     st->rec_size = rec_size;
+    st->first_pos = TW_NIL;
+    st->first_expire = TCPW_NEVER;
 }
 
 void tw_stores_free(tcpw_stack *s) {
