@@ -85,14 +85,12 @@ static void trace_emit(tcpw_stack *s, tcpw_trace *t) {
     if (s->cfg.trace) s->cfg.trace(s->cfg.user, t);
 }
 
-/* Counts and traces one state change of the connection (or TIME_WAIT record) `id`. The
- * endpoints are read only when there is a trace callback (may be NULL when there is none). */
-void trace_state_change(tcpw_stack *s, uint64_t id, const tcpw_endpoint *local,
-                        const tcpw_endpoint *remote, tcpw_state from, tcpw_state to,
-                        tcpw_cause cause, const char *what, const tcpw_seg *seg) {
-    int idx = transition_find(from, to, cause);
-    if (idx >= 0) s->stats.transitions[idx]++;
-    if (!s->cfg.trace) return;
+/* The trace of one state change: out of line, so that the usual case (no trace callback) is
+ * a lookup and an increment with no frame for the trace record. */
+TCPW_NOINLINE static void trace_state_emit(tcpw_stack *s, uint64_t id, const tcpw_endpoint *local,
+                                           const tcpw_endpoint *remote, tcpw_state from,
+                                           tcpw_state to, tcpw_cause cause, const char *what,
+                                           const tcpw_seg *seg, int idx) {
     tcpw_trace t = {.kind = TCPW_TRACE_STATE,
                     .now = s->now,
                     .conn_id = id,
@@ -107,6 +105,16 @@ void trace_state_change(tcpw_stack *s, uint64_t id, const tcpw_endpoint *local,
      * trimmed to the window on its way. */
     if (seg) t.seg = s->arrived;
     trace_emit(s, &t);
+}
+
+/* Counts and traces one state change of the connection (or TIME_WAIT record) `id`. The
+ * endpoints are read only when there is a trace callback (may be NULL when there is none). */
+void trace_state_change(tcpw_stack *s, uint64_t id, const tcpw_endpoint *local,
+                        const tcpw_endpoint *remote, tcpw_state from, tcpw_state to,
+                        tcpw_cause cause, const char *what, const tcpw_seg *seg) {
+    int idx = transition_find(from, to, cause);
+    if (idx >= 0) s->stats.transitions[idx]++;
+    if (s->cfg.trace) trace_state_emit(s, id, local, remote, from, to, cause, what, seg, idx);
 }
 
 /* DESIGN §2: every state change of a control block goes through here, with its cause. */

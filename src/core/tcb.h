@@ -15,6 +15,13 @@
 
 #define TCPW_NEVER UINT64_MAX
 
+/* A function kept out of line: a rare path whose frame should not burden its caller's. */
+#if defined(__GNUC__) || defined(__clang__)
+#define TCPW_NOINLINE __attribute__((noinline))
+#else
+#define TCPW_NOINLINE
+#endif
+
 /* A segment as the state machine sees it (RFC 9293 §3.3.1 "current segment variables"). */
 typedef struct tcpw_seg {
     uint32_t seq, ack;
@@ -428,6 +435,14 @@ uint32_t ts_offset_for(const tcpw_stack *s, const tcpw_endpoint *local,
 uint32_t port_offset_for(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *remote);
 
 /* ---- transitions.c -------------------------------------------------------------------------- */
-int transition_find(tcpw_state from, tcpw_state to, tcpw_cause cause);
+extern const uint8_t transition_lookup[TCPW_STATE_COUNT][TCPW_STATE_COUNT][3];
+/* The registry's index of the transition (from, to, cause), -1 when it has none. Inline: it
+ * runs at every state change. */
+static inline int transition_find(tcpw_state from, tcpw_state to, tcpw_cause cause) {
+    if ((unsigned)from >= TCPW_STATE_COUNT || (unsigned)to >= TCPW_STATE_COUNT ||
+        (unsigned)cause > 2)
+        return -1;
+    return (int)transition_lookup[from][to][cause] - 1;
+}
 
 #endif

@@ -73,10 +73,11 @@ static const tcpw_transition table[] = {TRANSITIONS(ROW)};
 enum { TRANSITIONS(IDX) TRANSITION_COUNT };
 #undef IDX
 
-/* (from, to, cause) -> index + 1; 0 where the registry has no such transition. */
+/* (from, to, cause) -> index + 1; 0 where the registry has no such transition
+ * (transition_find, tcb.h). */
 #define CELL(from, to, cause, name, ref)                                                           \
     [TCPW_##from][TCPW_##to][cause] = T_##from##_##to##_##cause + 1,
-static const uint8_t lookup[TCPW_STATE_COUNT][TCPW_STATE_COUNT][3] = {TRANSITIONS(CELL)};
+const uint8_t transition_lookup[TCPW_STATE_COUNT][TCPW_STATE_COUNT][3] = {TRANSITIONS(CELL)};
 #undef CELL
 
 #undef U
@@ -92,11 +93,4 @@ size_t tcpw_transition_count(void) {
 
 const tcpw_transition *tcpw_transition_get(size_t i) {
     return i < tcpw_transition_count() ? &table[i] : 0;
-}
-
-int transition_find(tcpw_state from, tcpw_state to, tcpw_cause cause) {
-    if ((unsigned)from >= TCPW_STATE_COUNT || (unsigned)to >= TCPW_STATE_COUNT ||
-        (unsigned)cause > 2)
-        return -1;
-    return (int)lookup[from][to][cause] - 1;
 }
