@@ -118,20 +118,29 @@ void table_free(tcpw_stack *s, tcpw_table *t) {
     memset(t, 0, sizeof *t);
 }
 
-int table_insert_conn(tcpw_stack *s, tcpw_conn *c) {
+static inline int insert_conn(tcpw_stack *s, tcpw_conn *c, uint32_t h) {
     tcpw_table *t = &s->conns;
     if (!t->b[0] || t->count > t->mask[0]) {
         int err = table_grow_start(s, t);
         if (err) return err;
     }
-    c->tuple_hash = tuple_hash(s, &c->local, &c->remote);
+    c->tuple_hash = h;
     c->in_table = true;
     tcpw_conn **b = bucket_for(t, c->tuple_hash);
     c->hash_next = *b;
     *b = c;
     t->count++;
-    table_step(s, t, TABLE_REHASH_STEPS);
+    if (t->b[1]) table_step(s, t, TABLE_REHASH_STEPS);
     return TCPW_OK;
+}
+
+int table_insert_conn(tcpw_stack *s, tcpw_conn *c) {
+    return insert_conn(s, c, tuple_hash(s, &c->local, &c->remote));
+}
+
+/* h is tuple_hash() of the connection's 4-tuple, already known to the caller. */
+int table_insert_conn_hashed(tcpw_stack *s, tcpw_conn *c, uint32_t h) {
+    return insert_conn(s, c, h);
 }
 
 /* Removing a control block that is not in the table (a listener, one never inserted or
@@ -145,18 +154,29 @@ void table_remove_conn(tcpw_stack *s, tcpw_conn *c) {
             c->hash_next = NULL;
             c->in_table = false;
             t->count--;
-            table_step(s, t, TABLE_REHASH_STEPS);
+            if (t->b[1]) table_step(s, t, TABLE_REHASH_STEPS);
             return;
         }
 }
 
-tcpw_conn *table_find_conn(const tcpw_stack *s, const tcpw_endpoint *local,
-                           const tcpw_endpoint *remote) {
-    const tcpw_table *t = &s->conns;
-    if (!t->count) return NULL;
-    for (tcpw_conn *c = *bucket_for(t, tuple_hash(s, local, remote)); c; c = c->hash_next)
+static inline tcpw_conn *find_conn(const tcpw_table *t, const tcpw_endpoint *local,
+                                   const tcpw_endpoint *remote, uint32_t h) {
+    for (tcpw_conn *c = *bucket_for(t, h); c; c = c->hash_next)
         if (tuple_match(&c->local, &c->remote, local, remote)) return c;
     return NULL;
+}
+
+tcpw_conn *table_find_conn(const tcpw_stack *s, const tcpw_endpoint *local,
+                           const tcpw_endpoint *remote) {
+    if (!s->conns.count) return NULL;
+    return find_conn(&s->conns, local, remote, tuple_hash(s, local, remote));
+}
+
+/* h is tuple_hash(s, local, remote), already known to the caller. */
+tcpw_conn *table_find_conn_hashed(const tcpw_stack *s, const tcpw_endpoint *local,
+                                  const tcpw_endpoint *remote, uint32_t h) {
+    if (!s->conns.count) return NULL;
+    return find_conn(&s->conns, local, remote, h);
 }
 
 /* A listener bound to the exact address wins over one bound to any address. */

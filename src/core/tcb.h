@@ -315,9 +315,12 @@ static inline uint32_t conn_rcv_wnd(const tcpw_conn *c) {
 /* ---- table.c -------------------------------------------------------------------------------- */
 uint32_t tuple_hash(const tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *remote);
 int table_insert_conn(tcpw_stack *s, tcpw_conn *c);
+int table_insert_conn_hashed(tcpw_stack *s, tcpw_conn *c, uint32_t h);
 void table_remove_conn(tcpw_stack *s, tcpw_conn *c);
 tcpw_conn *table_find_conn(const tcpw_stack *s, const tcpw_endpoint *local,
                            const tcpw_endpoint *remote);
+tcpw_conn *table_find_conn_hashed(const tcpw_stack *s, const tcpw_endpoint *local,
+                                  const tcpw_endpoint *remote, uint32_t h);
 uint32_t tuple_hash_raw(const tcpw_stack *s, uint8_t addr_len, const uint8_t *laddr,
                         const uint8_t *raddr, uint16_t lport, uint16_t rport);
 tcpw_conn *listener_find(const tcpw_stack *s, const tcpw_endpoint *local);
@@ -412,7 +415,9 @@ void tw_endpoints(const tcpw_tw_store *st, uint32_t pos, tcpw_endpoint *local,
                   tcpw_endpoint *remote);
 bool table_find_tw(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *remote,
                    tw_ref *out);
-int tw_store_add(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *remote,
+bool table_find_tw_hashed(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *remote,
+                          uint32_t h, tw_ref *out);
+int tw_store_add(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *remote, uint32_t h,
                  const tcpw_tw_body *body);
 void tw_store_remove(tcpw_stack *s, tw_ref r);
 void tw_store_restart(tcpw_stack *s, tw_ref r, uint64_t expire);

@@ -51,7 +51,7 @@ static void heap_remove(tcpw_stack *s, tcpw_conn *c) {
     heap_down(s, last->heap_idx);
 }
 
-static bool heap_insert(tcpw_stack *s, tcpw_conn *c) {
+TCPW_NOINLINE static bool heap_insert(tcpw_stack *s, tcpw_conn *c) {
     if (s->heap_len == s->heap_cap) {
         uint32_t cap = s->heap_cap ? s->heap_cap * 2 : 64;
         tcpw_conn **h = stack_alloc(s, cap * sizeof *h);

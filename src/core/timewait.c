@@ -53,7 +53,8 @@ int tw_from_conn(tcpw_conn *c) {
     b.rcv_wnd = (uint16_t)(wnd > 0xffff ? 0xffff : wnd);
     b.bits = (uint8_t)((c->rcv_wscale & TW_WSCALE) | (c->ts_ok ? TW_TS_OK : 0));
     b.ts_age = ts_age_encode(c->ts_recent_at, clock_started(s, &b));
-    int err = tw_store_add(s, &c->local, &c->remote, &b);
+    uint32_t h = c->in_table ? c->tuple_hash : tuple_hash(s, &c->local, &c->remote);
+    int err = tw_store_add(s, &c->local, &c->remote, h, &b);
     if (err) return err; /* out of memory: the full control block stays */
     table_remove_conn(s, c);
     s->stats.time_wait_count++;

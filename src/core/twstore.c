@@ -173,7 +173,7 @@ static void bucket_put(tcpw_tw_store *st, tw_bucket *bk, uint32_t h, uint32_t po
 /* Splits up to n buckets of the old array into the new one. A slot goes by its stored hash;
  * a record in an overflow chain is read for its hash (rare: a bucket overflows only when it
  * holds more than TW_BUCKET_SLOTS records). */
-static void index_step(tcpw_stack *s, tcpw_tw_store *st, int n) {
+static void index_split(tcpw_stack *s, tcpw_tw_store *st, int n) {
     tw_index *ix = &st->index;
     for (int k = n; k > 0 && ix->b[1]; k--) {
         uint32_t size = ix->mask[0] + 1, i = ix->moved;
@@ -207,6 +207,10 @@ static void index_step(tcpw_stack *s, tcpw_tw_store *st, int n) {
             __builtin_prefetch(&ix->b[0][i]);
     }
 #endif
+}
+
+static void index_step(tcpw_stack *s, tcpw_tw_store *st, int n) {
+    if (st->index.b[1]) index_split(s, st, n);
 }
 
 /* Starts doubling the index. Without memory the index stays as it is, only more loaded. The
@@ -283,7 +287,14 @@ bool table_find_tw(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoin
                    tw_ref *out) {
     tcpw_tw_store *st = tw_store_for(s, local->addr.family);
     if (!st || !st->index.count) return false;
-    uint32_t h = tuple_hash(s, local, remote);
+    return table_find_tw_hashed(s, local, remote, tuple_hash(s, local, remote), out);
+}
+
+/* h is tuple_hash(s, local, remote), already known to the caller. */
+bool table_find_tw_hashed(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *remote,
+                          uint32_t h, tw_ref *out) {
+    tcpw_tw_store *st = tw_store_for(s, local->addr.family);
+    if (!st || !st->index.count) return false;
     const tw_bucket *bk = bucket_for(&st->index, h);
     /* the slots' hashes first: a record is read only when its hash is the one sought */
     for (uint32_t j = 0; j < bk->n; j++) {
@@ -513,7 +524,8 @@ static void tidy_ring(tcpw_stack *s, tcpw_tw_store *st) {
     }
 }
 
-int tw_store_add(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *remote,
+/* h is tuple_hash(s, local, remote) (a control block keeps it: tcpw_conn.tuple_hash). */
+int tw_store_add(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *remote, uint32_t h,
                  const tcpw_tw_body *body) {
     tcpw_tw_store *st = tw_store_for(s, local->addr.family);
     if (!st) return TCPW_EINVAL;
@@ -525,18 +537,25 @@ int tw_store_add(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint 
     uint8_t *rec = rec_at(st, pos);
     ports_of(rec)[0] = local->port;
     ports_of(rec)[1] = remote->port;
-    memcpy(rec + 8, local->addr.ip, st->addr_len);
-    memcpy(rec + 8 + st->addr_len, remote->addr.ip, st->addr_len);
+    if (st->addr_len == 4) {
+        memcpy(rec + 8, local->addr.ip, 4);
+        memcpy(rec + 12, remote->addr.ip, 4);
+    } else {
+        memcpy(rec + 8, local->addr.ip, 16);
+        memcpy(rec + 24, remote->addr.ip, 16);
+    }
     tcpw_tw_body *b = body_of(st, rec);
     *b = *body;
     b->bits &= (uint8_t) ~(TW_RESTARTED | TW_IN_HEAP | TW_DEAD);
-    index_insert(s, st, pos, rec_hash(s, st, rec));
+    index_insert(s, st, pos, h);
     if (out_of_order)
         heap_push(st, pos);
     else
         st->last_expire = b->expire;
     st->live++;
-    store_refresh_first(st);
+    /* A record appended in order to a store that has a next record to expire is not the next
+     * one: it expires no earlier than the ring's head, and later than any in the heap. */
+    if (out_of_order || st->first_pos == TW_NIL) store_refresh_first(st);
     return TCPW_OK;
 }
 

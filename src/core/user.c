@@ -16,12 +16,14 @@ static bool endpoint_valid(const tcpw_endpoint *e) {
 }
 
 /* The 4-tuple is free for a new outgoing connection: no control block, and no TIME_WAIT
- * record unless tw_reuse allows taking it over: then *reuse is set and *tw is the record. */
+ * record unless tw_reuse allows taking it over: then *reuse is set and *tw is the record.
+ * *h is the 4-tuple's hash (one for both tables and for the insertion that follows). */
 static bool tuple_free(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *remote,
-                       bool *reuse, tw_ref *tw) {
+                       bool *reuse, tw_ref *tw, uint32_t *h) {
     *reuse = false;
-    if (table_find_conn(s, local, remote)) return false;
-    if (!table_find_tw(s, local, remote, tw)) return true;
+    *h = tuple_hash(s, local, remote);
+    if (table_find_conn_hashed(s, local, remote, *h)) return false;
+    if (!table_find_tw_hashed(s, local, remote, *h, tw)) return true;
     if (!tw_reusable(s, *tw)) return false;
     *reuse = true;
     return true;
@@ -30,13 +32,13 @@ static bool tuple_free(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_end
 /* RFC 6056 §3.3.3 Algorithm 3: search the ephemeral range from a keyed per-destination
  * offset plus a counter, skipping ports with a listener or a busy 4-tuple. */
 static int pick_ephemeral_port(tcpw_stack *s, tcpw_endpoint *local, const tcpw_endpoint *remote,
-                               bool *reuse, tw_ref *tw) {
+                               bool *reuse, tw_ref *tw, uint32_t *h) {
     uint32_t lo = s->cfg.ephemeral_lo, range = (uint32_t)s->cfg.ephemeral_hi - lo + 1;
     uint32_t offset = port_offset_for(s, local, remote);
     for (uint32_t i = 0; i < range; i++) {
         local->port = (uint16_t)(lo + (offset + s->port_hint + i) % range);
         if (listener_find(s, local)) continue;
-        if (tuple_free(s, local, remote, reuse, tw)) {
+        if (tuple_free(s, local, remote, reuse, tw, h)) {
             s->port_hint += i + 1;
             return TCPW_OK;
         }
@@ -53,10 +55,11 @@ int tcpw_connect(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint 
     tcpw_endpoint l = *local;
     bool reuse = false;
     tw_ref tw;
+    uint32_t h;
     if (l.port == 0) {
-        int err = pick_ephemeral_port(s, &l, remote, &reuse, &tw);
+        int err = pick_ephemeral_port(s, &l, remote, &reuse, &tw, &h);
         if (err) return err;
-    } else if (!tuple_free(s, &l, remote, &reuse, &tw)) {
+    } else if (!tuple_free(s, &l, remote, &reuse, &tw, &h)) {
         return TCPW_EADDRINUSE;
     }
     tcpw_conn *c = conn_new(s, &l, remote);
@@ -73,7 +76,7 @@ int tcpw_connect(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint 
         if (!seq_gt(iss, old_snd_nxt)) iss = old_snd_nxt + 65537u;
         tw_kill(s, tw, TCPW_CAUSE_USER, "connect() reuses the 4-tuple (tw_reuse)", NULL);
     }
-    if (table_insert_conn(s, c) != TCPW_OK) {
+    if (table_insert_conn_hashed(s, c, h) != TCPW_OK) {
         conn_destroy(c);
         return TCPW_ENOMEM;
     }

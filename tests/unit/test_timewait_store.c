@@ -111,7 +111,7 @@ static int add_rec(tcpw_stack *s, uint32_t i, bool v6, uint64_t expire) {
     body.rcv_nxt = i * 7u;
     body.rcv_wnd = 8192;
     body.expire = expire;
-    int err = tw_store_add(s, &l, &r, &body);
+    int err = tw_store_add(s, &l, &r, tuple_hash(s, &l, &r), &body);
     if (err == TCPW_OK) s->stats.time_wait_count++;
     return err;
 }
