@@ -181,16 +181,17 @@ _Static_assert(sizeof(tcpw_tw6) == 72, "an IPv6 TIME_WAIT record is 72 bytes");
 #define TW_BUCKET_SLOTS 7
 #define TW_BUCKET_LOAD  5u /* records per bucket (on average) before the index doubles */
 typedef struct tw_bucket {
-    uint32_t hash[TW_BUCKET_SLOTS];
-    uint32_t n; /* slots in use: [0, n) */
-    uint32_t pos[TW_BUCKET_SLOTS];
+    uint32_t n;    /* slots in use: [0, n) */
     uint32_t over; /* first record of the overflow chain, TW_NIL when none */
+    uint32_t hash[TW_BUCKET_SLOTS];
+    uint32_t pos[TW_BUCKET_SLOTS];
 } tw_bucket;
 
 _Static_assert(sizeof(tw_bucket) == 64, "a TIME_WAIT index bucket is one cache line");
 
 typedef struct tw_index {
-    tw_bucket *b[2];
+    tw_bucket *b[2]; /* aligned to a cache line within mem[] (twstore.c, buckets_alloc) */
+    void *mem[2];
     uint32_t mask[2];
     uint32_t moved;
     uint32_t count;

@@ -51,6 +51,7 @@
 #define TW_INDEX_MIN      16u /* buckets */
 #define TW_REHASH_STEPS   2
 #define TW_REHASH_AHEAD   16 /* buckets between the split and the prefetch (index_step) */
+#define TW_LINE           64 /* cache line: the size and alignment of an index bucket */
 
 _Static_assert(offsetof(tcpw_tw4, b) == 16 && offsetof(tcpw_tw6, b) == 40,
                "records: key, then the 8-aligned body");
@@ -141,8 +142,18 @@ static void bucket_clear(tw_bucket *bk) {
     bk->over = TW_NIL;
 }
 
+/* An array of n buckets aligned to a cache line (the allocator promises less), so that a
+ * bucket is one line, not parts of two; *mem is what to free. */
+static tw_bucket *buckets_alloc(tcpw_stack *s, size_t n, void **mem) {
+    uint8_t *p = stack_alloc(s, n * sizeof(tw_bucket) + TW_LINE - 1);
+    *mem = p;
+    if (!p) return NULL;
+    uintptr_t skip = (TW_LINE - (uintptr_t)p % TW_LINE) % TW_LINE;
+    return (tw_bucket *)(void *)(p + skip);
+}
+
 static bool index_init(tcpw_stack *s, tw_index *ix) {
-    ix->b[0] = stack_alloc(s, TW_INDEX_MIN * sizeof(tw_bucket));
+    ix->b[0] = buckets_alloc(s, TW_INDEX_MIN, &ix->mem[0]);
     if (!ix->b[0]) return false;
     for (uint32_t i = 0; i < TW_INDEX_MIN; i++)
         bucket_clear(&ix->b[0][i]);
@@ -190,7 +201,9 @@ static void index_split(tcpw_stack *s, tcpw_tw_store *st, int n) {
             p = next;
         }
         if (++ix->moved == size) {
-            stack_free_mem(s, ix->b[0]);
+            stack_free_mem(s, ix->mem[0]);
+            ix->mem[0] = ix->mem[1];
+            ix->mem[1] = NULL;
             ix->b[0] = ix->b[1];
             ix->mask[0] = ix->mask[1];
             ix->b[1] = NULL;
@@ -219,7 +232,7 @@ static void index_step(tcpw_stack *s, tcpw_tw_store *st, int n) {
 static void index_grow_start(tcpw_stack *s, tw_index *ix) {
     uint32_t size = ix->mask[0] + 1;
     if (ix->b[1] || size > (1u << 26)) return;
-    ix->b[1] = stack_alloc(s, 2 * (size_t)size * sizeof(tw_bucket));
+    ix->b[1] = buckets_alloc(s, 2 * (size_t)size, &ix->mem[1]);
     if (!ix->b[1]) return;
     ix->mask[1] = 2 * size - 1;
     ix->moved = 0;
@@ -641,8 +654,8 @@ static void store_free(tcpw_stack *s, tcpw_tw_store *st) {
     stack_free_mem(s, st->chunks);
     stack_free_mem(s, st->spare);
     stack_free_mem(s, st->heap);
-    stack_free_mem(s, st->index.b[0]);
-    stack_free_mem(s, st->index.b[1]);
+    stack_free_mem(s, st->index.mem[0]);
+    stack_free_mem(s, st->index.mem[1]);
     uint8_t addr_len = st->addr_len, rec_size = st->rec_size;
     memset(st, 0, sizeof *st);
     st->addr_len = addr_len;

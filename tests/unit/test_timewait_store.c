@@ -4,6 +4,8 @@
  *   - an IPv4 record is 48 bytes (a static assertion in tcb.h, checked again here)
  *   - insertion, lookup and expiry in expiry order for 300,000 records, with a small MSL and
  *     a fake clock; every record is found while the index doubles incrementally
+ *   - an index bucket that overflows: its records chained, pulled into a freed slot, removed
+ *     from the chain's middle, relocated by a restart, split when the index doubles
  *   - lazy deletion: records removed in the middle (kill, reopen, tw_reuse) are never found
  *     again, never expire, and a dead head does not hold up the next deadline
  *   - a restarted 2MSL moves the record behind every earlier expiry
