@@ -117,13 +117,11 @@ void trace_state_change(tcpw_stack *s, uint64_t id, const tcpw_endpoint *local,
     if (s->cfg.trace) trace_state_emit(s, id, local, remote, from, to, cause, what, seg, idx);
 }
 
-/* DESIGN §2: every state change of a control block goes through here, with its cause. */
-void conn_set_state(tcpw_conn *c, tcpw_state to, tcpw_cause cause, const char *what,
-                    const tcpw_seg *seg) {
-    tcpw_state from = c->state;
-    if (from == to) return;
-    c->state = to;
-    trace_state_change(c->stack, c->id, &c->local, &c->remote, from, to, cause, what, seg);
+/* The trace of a control block's state change (conn_set_state, tcb.h, with a trace callback):
+ * c->state is `to` already. */
+void conn_trace_state(tcpw_conn *c, tcpw_state from, tcpw_cause cause, const char *what,
+                      const tcpw_seg *seg, int idx) {
+    trace_state_emit(c->stack, c->id, &c->local, &c->remote, from, c->state, cause, what, seg, idx);
 }
 
 void stack_note(tcpw_stack *s, const tcpw_endpoint *local, const tcpw_endpoint *remote, uint64_t id,

@@ -291,8 +291,9 @@ static inline void conn_raise(tcpw_conn *c, uint32_t events) {
     c->events |= events;
     if (!c->in_event_queue) conn_raise_queue(c);
 }
-void conn_set_state(tcpw_conn *c, tcpw_state to, tcpw_cause cause, const char *what,
-                    const tcpw_seg *seg);
+/* conn_set_state(): at the end of this file (it needs transition_find). */
+void conn_trace_state(tcpw_conn *c, tcpw_state from, tcpw_cause cause, const char *what,
+                      const tcpw_seg *seg, int idx);
 void conn_note(tcpw_conn *c, const char *text);
 void trace_state_change(tcpw_stack *s, uint64_t id, const tcpw_endpoint *local,
                         const tcpw_endpoint *remote, tcpw_state from, tcpw_state to,
@@ -449,6 +450,19 @@ static inline int transition_find(tcpw_state from, tcpw_state to, tcpw_cause cau
         (unsigned)cause > 2)
         return -1;
     return (int)transition_lookup[from][to][cause] - 1;
+}
+
+/* DESIGN §2: every state change of a control block goes through here, with its cause: it is
+ * counted (tcpw_stats.transitions) and, with a trace callback, traced (conn_trace_state).
+ * Inline: the cause and the new state are constants where it is called. */
+static inline void conn_set_state(tcpw_conn *c, tcpw_state to, tcpw_cause cause, const char *what,
+                                  const tcpw_seg *seg) {
+    tcpw_state from = c->state;
+    if (from == to) return;
+    c->state = to;
+    int idx = transition_find(from, to, cause);
+    if (idx >= 0) c->stack->stats.transitions[idx]++;
+    if (c->stack->cfg.trace) conn_trace_state(c, from, cause, what, seg, idx);
 }
 
 #endif
