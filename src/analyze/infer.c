@@ -455,7 +455,7 @@ static void repeat_lost(tcpw_an_conn *c, size_t i, bool b_ack_known, uint32_t b_
             /* behind a hole that is still open nothing beyond it is acknowledged, arrived or
              * not, and the sender sends it again either way: the acknowledgment that follows
              * the filling of the hole decides (unacked_lost) */
-            bool hole_open = b_ack_known && seq_lt(b_ack, p->seq);
+            bool hole_open = b_ack_known && seq_lt(b_ack, p->seq) && !(p->flags & TCPW_SYN);
             if (!beyond_hole && !hole_open) mark_lost(p, TCPW_AN_WHY_LOST, j);
             return;
         }
@@ -620,6 +620,14 @@ static void syn_lost(tcpw_an_conn *c, size_t i) {
     tcpw_an_pkt *p = &c->pkt[i];
     int b = 1 - p->side;
     uint64_t arrival = p->t_us + c->lag_us[b];
+    /* a new connection's SYN (its sender's earlier SYN here had another ISN) that met the old
+     * connection still open at b (resplit in analyze.c): b answers with a challenge ACK in the
+     * old numbers (RFC 5961 §4.2), not a SYN+ACK */
+    bool reopening = false;
+    for (size_t k = 0; k < i && !reopening; k++)
+        reopening = c->pkt[k].side == p->side &&
+                    (c->pkt[k].flags & (TCPW_SYN | TCPW_ACK | TCPW_RST)) == TCPW_SYN &&
+                    c->pkt[k].seq != p->seq;
     for (size_t j = i + 1; j < c->npkt && j < i + LOSS_SCAN_MAX; j++) {
         const tcpw_an_pkt *q = &c->pkt[j];
         if (q->side != b) continue;
@@ -628,6 +636,9 @@ static void syn_lost(tcpw_an_conn *c, size_t i) {
         /* (sent before the SYN could have arrived; its own SYN, a send of its own, only
          * once the SYN had surely arrived) */
         if (q->t_us <= arrival || (seglen(q) && q->t_us <= surely_arrived(c, b, p->t_us))) continue;
+        if (reopening && (q->flags & (TCPW_ACK | TCPW_SYN | TCPW_RST)) == TCPW_ACK &&
+            q->ack != p->seq + 1)
+            return;
         /* anything else after the arrival — an ACK of the SYN learnt from a SYN+ACK, a RST
          * answering another segment, its own SYN sent again bare (in SYN-RECEIVED it would
          * repeat a SYN+ACK) — shows the receiver never got it */
