@@ -616,6 +616,10 @@ const char *tcpw_an_why_text(tcpw_an_why w) {
         return "the packet did not arrive: it would have filled its receiver's hole, which is "
                "acknowledged at once (RFC 5681 §4.2), and its receiver sent nothing then";
     case TCPW_AN_WHY_RESET: return "a RST from its peer closed it (RFC 9293 §3.10.7.4 second)";
+    case TCPW_AN_WHY_LOST_RTO:
+        return "the packet did not arrive: its receiver's retransmission timer later ran as long "
+               "as the RTT sample of a later segment makes it, not this one's (RFC 7323 §4.1, "
+               "RFC 6298 §2.2)";
     case TCPW_AN_WHY_COUNT: break;
     }
     return "";

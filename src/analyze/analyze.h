@@ -96,6 +96,7 @@ typedef enum tcpw_an_why {
                                      which no other copy carried, long after it was sent */
     TCPW_AN_WHY_LOST_NO_FILL_ACK, /* lost: filling the receiver's hole, it drew no immediate ACK */
     TCPW_AN_WHY_RESET,            /* closed by the peer's RST (in its final state: CLOSED) */
+    TCPW_AN_WHY_LOST_RTO,         /* lost: its receiver's later RTO follows a later RTT sample */
     TCPW_AN_WHY_COUNT
 } tcpw_an_why;
 

@@ -25,6 +25,8 @@
  *                   ack_lost         its ACK's receiver retransmitted what it acknowledged
  *                   ts_lost          the receiver's timestamp echo stayed older
  *                   rst_lost         a RST its receiver ignored
+ *                 then rto_lost: a handshake ACK whose RTT sample does not give the RTO its
+ *                 receiver's timer ran with, when a later segment's does (RFC 6298's);
  *                 then delayed_copies: a copy inferred lost that an unprompted answer (a closed
  *                 port's RST, a duplicate ACK) shows arrived late, held back in the network.
  *   5. endpoints  both RFC 9293 state machines, each fed its own timeline: its sends in
@@ -907,6 +909,94 @@ static void ts_lost(tcpw_an_conn *c, size_t i, uint32_t b_ack, const uint32_t *n
     }
 }
 
+/* ---- an RTO that only one RTT sample explains ---------------------------------------------- */
+
+/* RFC 6298 §2.2 after a first sample R (µs): SRTT = R, RTTVAR = R/2, RTO = SRTT + max(G, 4 RTTVAR)
+ * with a clock granularity G of 1 ms, rounded up to §2.4's one second. */
+static uint64_t first_rto_us(uint64_t r) {
+    uint64_t k = 4 * (r / 2), rto = r + (k > 1000 ? k : 1000);
+    return rto < 1000000u ? 1000000u : rto;
+}
+
+/* The RTT sample (µs) endpoint b takes from packet j of its peer arriving at `arr`: its clock
+ * then minus the TSval that j echoes (RFC 7323 §4.1), b's timestamp clock being milliseconds
+ * with the offset seen on b's own packets. */
+static bool ts_sample(const tcpw_an_conn *c, int b, size_t j, uint64_t arr, uint64_t *r) {
+    const tcpw_an_pkt *q = &c->pkt[j];
+    if (!q->has_ts || !q->tsecr) return false;
+    for (size_t k = 0; k < c->npkt; k++) {
+        const tcpw_an_pkt *o = &c->pkt[k];
+        if (o->side != b || !o->has_ts) continue;
+        uint32_t off = o->tsval - (uint32_t)(o->t_us / 1000u);
+        uint32_t d = (uint32_t)(arr / 1000u) + off - q->tsecr;
+        if (d > 600000u) return false; /* not this clock, or not milliseconds */
+        *r = (uint64_t)d * 1000u;
+        return true;
+    }
+    return false;
+}
+
+/* The first packet of b's peer taken for delivered that acknowledges b's SYN, when it is a
+ * pure ACK (packet i): had it arrived, b's first RTT sample came from it; lost, from the next of
+ * its sender's segments that acknowledged the SYN. The first time b's timer then ran out for the
+ * data it sent next tells which: when its length is the RTO of one sample and not of the other,
+ * that one was taken. A stack whose RTO is not RFC 6298's (Linux's 200 ms minimum) matches neither,
+ * and nothing is decided. */
+static void rto_lost(tcpw_an_conn *c, int b) {
+    int a = 1 - b;
+    /* b's SYN, and the first packet of a taken for delivered that acknowledges it */
+    size_t syn = SIZE_MAX, i = SIZE_MAX;
+    for (size_t k = 0; k < c->npkt && i == SIZE_MAX; k++) {
+        const tcpw_an_pkt *o = &c->pkt[k];
+        if (o->side == b && (o->flags & TCPW_SYN) && !(o->flags & TCPW_RST)) syn = k;
+        if (o->side == a && syn != SIZE_MAX && (o->flags & TCPW_ACK) && !(o->flags & TCPW_RST) &&
+            !(o->marks & TCPW_AN_LOST) && seq_gt(o->ack, c->pkt[syn].seq))
+            i = k;
+    }
+    if (i == SIZE_MAX || !c->lag_known[b]) return;
+    tcpw_an_pkt *p = &c->pkt[i];
+    if ((p->flags & (TCPW_SYN | TCPW_FIN | TCPW_RST | TCPW_ACK)) != TCPW_ACK || p->len ||
+        (p->marks & TCPW_AN_DELAYED) || p->ack != c->pkt[syn].seq + 1)
+        return;
+    uint64_t lag = c->lag_us[b], arr_p = p->t_us + lag;
+    /* the next segment of a that acknowledges the SYN and arrived */
+    size_t q = SIZE_MAX;
+    for (size_t k = i + 1; k < c->npkt && q == SIZE_MAX; k++) {
+        const tcpw_an_pkt *o = &c->pkt[k];
+        if (o->side == a && (o->flags & TCPW_ACK) && !(o->flags & TCPW_RST) &&
+            !(o->marks & TCPW_AN_LOST) && seq_gt(o->ack, c->pkt[syn].seq))
+            q = k;
+    }
+    if (q == SIZE_MAX) return;
+    uint64_t arr_q = c->pkt[q].t_us + lag, r1, r0;
+    if (!ts_sample(c, b, i, arr_p, &r1) || !ts_sample(c, b, q, arr_q, &r0)) return;
+    /* b's first data after both arrivals, its first copy again, and nothing between them
+     * (a's acknowledgment of new data, b's earlier sequence space) that moves the timer */
+    size_t d = SIZE_MAX, dr = SIZE_MAX;
+    for (size_t k = syn + 1; k < c->npkt; k++) {
+        const tcpw_an_pkt *o = &c->pkt[k];
+        if (o->side == b) {
+            if (o->flags & (TCPW_SYN | TCPW_RST)) continue;
+            if (!seglen(o)) continue;
+            if (d == SIZE_MAX) {
+                if (o->t_us < arr_q) return;
+                d = k;
+            } else if (o->seq == c->pkt[d].seq && (o->marks & TCPW_AN_RETRANS)) {
+                dr = k;
+                break;
+            }
+        } else if (d != SIZE_MAX && (o->flags & TCPW_ACK) && !(o->marks & TCPW_AN_LOST) &&
+                   seq_gt(o->ack, c->pkt[d].seq)) {
+            return;
+        }
+    }
+    if (dr == SIZE_MAX) return;
+    uint64_t seen = c->pkt[dr].t_us - c->pkt[d].t_us;
+    uint64_t p1 = first_rto_us(r1), p0 = first_rto_us(r0);
+    uint64_t e1 = seen > p1 ? seen - p1 : p1 - seen, e0 = seen > p0 ? seen - p0 : p0 - seen;
+    if (e0 <= 2000 && e1 > 5000) mark_lost(p, TCPW_AN_WHY_LOST_RTO, dr);
+}
+
 static int losses(tcpw_an_conn *c) {
     size_t n = c->npkt;
     /* for each side, the next packet with sequence space (n: none) */
@@ -976,6 +1066,8 @@ static int losses(tcpw_an_conn *c) {
         }
     }
     if (buf != small) free(buf);
+    for (int b = 0; b < 2; b++)
+        rto_lost(c, b);
     c->ndelayed = late_arrivals(c) + delayed_copies(c);
     for (size_t i = 0; i < n; i++)
         if (c->pkt[i].marks & TCPW_AN_LOST) c->st[c->pkt[i].side].lost++;

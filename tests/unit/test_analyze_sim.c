@@ -724,19 +724,25 @@ static void test_random_loss(void) {
  *     TIME_WAIT (timewait_expire), as the simulator runs arrivals before timers;
  *   simultaneous-close 1142: a FIN first sent again 23.7 s after it went, by a sender whose
  *     timer had already waited 21 s for a data segment (slowest_first_retransmission);
+ *   close-in-syn-rcvd 1711, simultaneous-open 1072, lost-fin 1134: a lost handshake ACK that
+ *     shows only in the receiver's first RTO, which follows a later segment's RTT sample
+ *     (rto_lost: RFC 7323 §4.1, RFC 6298 §2.2, §2.4);
  *   rst-on-unread-data 752, 797: a FIN lost before a RST, shown only by the ACK the client
  *     would have sent after the capture's last packet (test_undecidable_capture_end). */
 static void test_found_by_sweeps(void) {
     static const struct {
         const char *scenario;
         uint64_t seed;
-    } runs[] = {
-        {"old-duplicate", 338},      {"old-duplicate", 760},      {"simultaneous-open", 682},
-        {"simultaneous-open", 915},  {"close-in-syn-rcvd", 452},  {"close-in-syn-rcvd", 986},
-        {"rst-on-unread-data", 752}, {"rst-on-unread-data", 797}, {"old-duplicate", 891},
-        {"four-way", 1537},          {"half-close", 1537},        {"time-wait-expiry", 1800},
-        {"time-wait-expiry", 1979},  {"tw-reuse", 855},           {"old-duplicate", 1347},
-        {"half-close", 1249},        {"simultaneous-close", 1142}};
+    } runs[] = {{"old-duplicate", 338},       {"old-duplicate", 760},
+                {"simultaneous-open", 682},   {"simultaneous-open", 915},
+                {"close-in-syn-rcvd", 452},   {"close-in-syn-rcvd", 986},
+                {"rst-on-unread-data", 752},  {"rst-on-unread-data", 797},
+                {"old-duplicate", 891},       {"four-way", 1537},
+                {"half-close", 1537},         {"time-wait-expiry", 1800},
+                {"time-wait-expiry", 1979},   {"tw-reuse", 855},
+                {"old-duplicate", 1347},      {"half-close", 1249},
+                {"simultaneous-close", 1142}, {"close-in-syn-rcvd", 1711},
+                {"simultaneous-open", 1072},  {"lost-fin", 1134}};
     stats total = {0};
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
         tcpw_scn_options o;
