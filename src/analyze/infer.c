@@ -911,11 +911,29 @@ static void ts_lost(tcpw_an_conn *c, size_t i, uint32_t b_ack, const uint32_t *n
 
 /* ---- an RTO that only one RTT sample explains ---------------------------------------------- */
 
-/* RFC 6298 §2.2 after a first sample R (µs): SRTT = R, RTTVAR = R/2, RTO = SRTT + max(G, 4 RTTVAR)
- * with a clock granularity G of 1 ms, rounded up to §2.4's one second. */
-static uint64_t first_rto_us(uint64_t r) {
-    uint64_t k = 4 * (r / 2), rto = r + (k > 1000 ? k : 1000);
-    return rto < 1000000u ? 1000000u : rto;
+/* An RTT estimator as RFC 6298 §2 runs it (µs): the first sample R gives SRTT = R and RTTVAR =
+ * R/2 (§2.2), each later one RTTVAR = 3/4 RTTVAR + 1/4 |SRTT - R'| and SRTT = 7/8 SRTT + 1/8 R'
+ * (§2.3); RTO = SRTT + max(G, 4 RTTVAR) with a clock granularity G of 1 ms, rounded up to §2.4's
+ * one second (and at most 120 s). */
+typedef struct rto_est {
+    uint64_t srtt, rttvar;
+} rto_est;
+
+static rto_est est_first(uint64_t r) {
+    rto_est e = {r ? r : 1, r / 2};
+    return e;
+}
+
+static void est_update(rto_est *e, uint64_t r) {
+    uint64_t delta = e->srtt > r ? e->srtt - r : r - e->srtt;
+    e->rttvar = (3 * e->rttvar + delta) / 4;
+    e->srtt = (7 * e->srtt + r) / 8;
+    if (!e->srtt) e->srtt = 1;
+}
+
+static uint64_t est_rto(const rto_est *e) {
+    uint64_t k = 4 * e->rttvar, rto = e->srtt + (k > 1000 ? k : 1000);
+    return rto < 1000000u ? 1000000u : rto > 120000000u ? 120000000u : rto;
 }
 
 /* The RTT sample (µs) endpoint b takes from packet j of its peer arriving at `arr`: its clock
@@ -970,31 +988,55 @@ static void rto_lost(tcpw_an_conn *c, int b) {
     if (q == SIZE_MAX) return;
     uint64_t arr_q = c->pkt[q].t_us + lag, r1, r0;
     if (!ts_sample(c, b, i, arr_p, &r1) || !ts_sample(c, b, q, arr_q, &r0)) return;
-    /* b's first data after both arrivals, its first copy again, and nothing between them
-     * (a's acknowledgment of new data, b's earlier sequence space) that moves the timer */
-    size_t d = SIZE_MAX, dr = SIZE_MAX;
-    for (size_t k = syn + 1; k < c->npkt; k++) {
-        const tcpw_an_pkt *o = &c->pkt[k];
-        if (o->side == b) {
-            if (o->flags & (TCPW_SYN | TCPW_RST)) continue;
-            if (!seglen(o)) continue;
-            if (d == SIZE_MAX) {
-                if (o->t_us < arr_q) return;
-                d = k;
-            } else if (o->seq == c->pkt[d].seq && (o->marks & TCPW_AN_RETRANS)) {
-                dr = k;
-                break;
+    /* From q's arrival on, b's estimator under each hypothesis (RFC 6298 §2.3: every later
+     * segment of a that arrived and acknowledged new data of b takes a sample) and b's timer
+     * (§5.1: started by sequence space sent with nothing outstanding; §5.3: restarted by an
+     * acknowledgment of new data with some still outstanding), until b's first copy again of
+     * something it had sent: the time its timer had run then is the RTO of one of them. */
+    rto_est h1 = est_first(r1), h0 = est_first(r0);
+    uint32_t una = c->pkt[syn].seq + 1, max = una;
+    uint64_t armed = 0;
+    bool running = false, sent = false;
+    size_t kb = q + 1, ka = q + 1;
+    for (;;) {
+        while (kb < c->npkt && c->pkt[kb].side != b)
+            kb++;
+        while (ka < c->npkt && (c->pkt[ka].side != a || (c->pkt[ka].marks & TCPW_AN_LOST) ||
+                                !(c->pkt[ka].flags & TCPW_ACK) || (c->pkt[ka].flags & TCPW_RST)))
+            ka++;
+        if (kb >= c->npkt) return;
+        const tcpw_an_pkt *ob = &c->pkt[kb];
+        if (ka < c->npkt && c->pkt[ka].t_us + lag <= ob->t_us) {
+            const tcpw_an_pkt *oa = &c->pkt[ka++];
+            uint64_t ta = oa->t_us + lag, r;
+            if (!sent || !seq_gt(oa->ack, una) || seq_gt(oa->ack, max)) continue;
+            if (ts_sample(c, b, (size_t)(oa - c->pkt), ta, &r)) {
+                est_update(&h1, r);
+                est_update(&h0, r);
             }
-        } else if (d != SIZE_MAX && (o->flags & TCPW_ACK) && !(o->marks & TCPW_AN_LOST) &&
-                   seq_gt(o->ack, c->pkt[d].seq)) {
+            una = oa->ack;
+            running = seq_lt(una, max);
+            armed = ta;
+            continue;
+        }
+        kb++;
+        uint32_t ol = seglen(ob);
+        if (!ol || (ob->flags & (TCPW_SYN | TCPW_RST))) continue;
+        if (!sent && ob->t_us < arr_q) return;
+        if (sent && seq_lt(ob->seq, max)) {
+            if (!running) return;
+            uint64_t seen = ob->t_us - armed, p1 = est_rto(&h1), p0 = est_rto(&h0);
+            uint64_t e1 = seen > p1 ? seen - p1 : p1 - seen, e0 = seen > p0 ? seen - p0 : p0 - seen;
+            if (e0 <= 2000 && e1 > 5000) mark_lost(p, TCPW_AN_WHY_LOST_RTO, (size_t)(ob - c->pkt));
             return;
         }
+        if (!running) {
+            running = true;
+            armed = ob->t_us;
+        }
+        if (!sent || seq_gt(ob->seq + ol, max)) max = ob->seq + ol;
+        sent = true;
     }
-    if (dr == SIZE_MAX) return;
-    uint64_t seen = c->pkt[dr].t_us - c->pkt[d].t_us;
-    uint64_t p1 = first_rto_us(r1), p0 = first_rto_us(r0);
-    uint64_t e1 = seen > p1 ? seen - p1 : p1 - seen, e0 = seen > p0 ? seen - p0 : p0 - seen;
-    if (e0 <= 2000 && e1 > 5000) mark_lost(p, TCPW_AN_WHY_LOST_RTO, dr);
 }
 
 static int losses(tcpw_an_conn *c) {

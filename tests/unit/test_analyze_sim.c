@@ -726,23 +726,38 @@ static void test_random_loss(void) {
  *     timer had already waited 21 s for a data segment (slowest_first_retransmission);
  *   close-in-syn-rcvd 1711, simultaneous-open 1072, lost-fin 1134: a lost handshake ACK that
  *     shows only in the receiver's first RTO, which follows a later segment's RTT sample
- *     (rto_lost: RFC 7323 §4.1, RFC 6298 §2.2, §2.4);
+ *     (rto_lost: RFC 7323 §4.1, RFC 6298 §2.2, §2.4); tw-reuse 240, three-way-close 1134,
+ *     lost-last-ack 1812: the same with more samples and timer restarts before the first
+ *     retransmission (RFC 6298 §2.3, §5.1, §5.3);
  *   rst-on-unread-data 752, 797: a FIN lost before a RST, shown only by the ACK the client
  *     would have sent after the capture's last packet (test_undecidable_capture_end). */
 static void test_found_by_sweeps(void) {
     static const struct {
         const char *scenario;
         uint64_t seed;
-    } runs[] = {{"old-duplicate", 338},       {"old-duplicate", 760},
-                {"simultaneous-open", 682},   {"simultaneous-open", 915},
-                {"close-in-syn-rcvd", 452},   {"close-in-syn-rcvd", 986},
-                {"rst-on-unread-data", 752},  {"rst-on-unread-data", 797},
-                {"old-duplicate", 891},       {"four-way", 1537},
-                {"half-close", 1537},         {"time-wait-expiry", 1800},
-                {"time-wait-expiry", 1979},   {"tw-reuse", 855},
-                {"old-duplicate", 1347},      {"half-close", 1249},
-                {"simultaneous-close", 1142}, {"close-in-syn-rcvd", 1711},
-                {"simultaneous-open", 1072},  {"lost-fin", 1134}};
+    } runs[] = {{"old-duplicate", 338},
+                {"old-duplicate", 760},
+                {"simultaneous-open", 682},
+                {"simultaneous-open", 915},
+                {"close-in-syn-rcvd", 452},
+                {"close-in-syn-rcvd", 986},
+                {"rst-on-unread-data", 752},
+                {"rst-on-unread-data", 797},
+                {"old-duplicate", 891},
+                {"four-way", 1537},
+                {"half-close", 1537},
+                {"time-wait-expiry", 1800},
+                {"time-wait-expiry", 1979},
+                {"tw-reuse", 855},
+                {"old-duplicate", 1347},
+                {"half-close", 1249},
+                {"simultaneous-close", 1142},
+                {"close-in-syn-rcvd", 1711},
+                {"simultaneous-open", 1072},
+                {"lost-fin", 1134},
+                {"tw-reuse", 240},
+                {"three-way-close", 1134},
+                {"lost-last-ack", 1812}};
     stats total = {0};
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
         tcpw_scn_options o;
