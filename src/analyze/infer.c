@@ -306,6 +306,35 @@ static uint64_t slowest_first_retransmission(const tcpw_an_conn *c, size_t j) {
     return slowest;
 }
 
+/* The step of the timer before the copy at kpp of packet j's octets: kpp's time minus the
+ * copy before it, when no acknowledgment of new data arrived between them (0: none such). */
+static uint64_t older_step(const tcpw_an_conn *c, size_t j, size_t kpp, size_t ignore) {
+    const tcpw_an_pkt *q = &c->pkt[j];
+    for (size_t k = kpp; k-- > 0 && kpp - k < 4096;) {
+        const tcpw_an_pkt *o = &c->pkt[k];
+        uint32_t ol = seglen(o);
+        if (o->side != q->side || !ol || (o->flags & TCPW_RST) || answers_syn_copy(c, k) ||
+            !seq_le(o->seq, q->seq) || !seq_gt(o->seq + ol, q->seq))
+            continue;
+        bool known = false;
+        uint32_t first = 0;
+        for (size_t m = k; m < kpp; m++) {
+            const tcpw_an_pkt *a = &c->pkt[m];
+            if (a->side == q->side || !(a->flags & TCPW_ACK) || (a->flags & TCPW_RST) ||
+                (a->marks & TCPW_AN_LOST) || m == ignore)
+                continue;
+            if (!known) {
+                first = a->ack;
+                known = true;
+            } else if (seq_gt(a->ack, first)) {
+                return 0;
+            }
+        }
+        return c->pkt[kpp].t_us > o->t_us ? c->pkt[kpp].t_us - o->t_us : 0;
+    }
+    return 0;
+}
+
 static retx_timing retransmission_timing(const tcpw_an_conn *c, size_t j, size_t ignore) {
     const tcpw_an_pkt *q = &c->pkt[j];
     uint64_t prev = 0, prevprev = 0;
@@ -362,6 +391,13 @@ static retx_timing retransmission_timing(const tcpw_an_conn *c, size_t j, size_t
          * 2.5): a third copy sooner than that is no timer's */
         uint64_t least = before >= 60000000u ? before * 9 / 10 : before * 19 / 10;
         if (gap < least) return RETX_TOO_SOON;
+        /* a sender seen doubling exactly (the step before within 2% of twice the one before
+         * it, with no new acknowledgment between) doubles again (RFC 6298 5.5): a copy more
+         * than 5% later than that is no timer's but a replay */
+        uint64_t older = older_step(c, j, kpp, ignore);
+        if (older && before * 100 >= older * 196 && before * 100 <= older * 204 &&
+            gap * 100 > before * 210)
+            return RETX_TOO_LATE;
     }
     return gap <= limit ? RETX_PLAUSIBLE : RETX_TOO_LATE;
 }

@@ -729,6 +729,8 @@ static void test_random_loss(void) {
  *     (rto_lost: RFC 7323 §4.1, RFC 6298 §2.2, §2.4); tw-reuse 240, three-way-close 1134,
  *     lost-last-ack 1812: the same with more samples and timer restarts before the first
  *     retransmission (RFC 6298 §2.3, §5.1, §5.3);
+ *   time-wait-expiry 2459: an old FIN replayed 60 s after a copy that came 27.4 s after the one
+ *     before, by a sender whose timer had doubled exactly, is no timer's (older_step);
  *   rst-on-unread-data 752, 797: a FIN lost before a RST, shown only by the ACK the client
  *     would have sent after the capture's last packet (test_undecidable_capture_end). */
 static void test_found_by_sweeps(void) {
@@ -757,7 +759,8 @@ static void test_found_by_sweeps(void) {
                 {"lost-fin", 1134},
                 {"tw-reuse", 240},
                 {"three-way-close", 1134},
-                {"lost-last-ack", 1812}};
+                {"lost-last-ack", 1812},
+                {"time-wait-expiry", 2459}};
     stats total = {0};
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
         tcpw_scn_options o;
