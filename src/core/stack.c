@@ -182,7 +182,8 @@ static void event_queue_remove(tcpw_conn *c) {
     c->events = 0;
 }
 
-static tcpw_conn *poll_event_any(tcpw_stack *s, uint32_t *events) {
+/* Out of line, so that the usual empty answer of tcpw_poll_event() saves no registers. */
+static TCPW_NOINLINE tcpw_conn *poll_event_any(tcpw_stack *s, uint32_t *events) {
     while (s->event_head) {
         tcpw_conn *c = s->event_head;
         s->event_head = c->event_next;
