@@ -74,7 +74,8 @@ static void conn_header_sums(tcpw_conn *c) {
 }
 
 /* Sends a segment without SYN: [seq, seq+len) from the send buffer with these flags. */
-static void send_fast(tcpw_conn *c, uint32_t seq, uint8_t flags, uint32_t len, uint16_t win) {
+static TCPW_NOINLINE void send_fast(tcpw_conn *c, uint32_t seq, uint8_t flags, uint32_t len,
+                                    uint16_t win) {
     tcpw_stack *s = c->stack;
     uint8_t *pkt = s->pkt;
     if (!c->sums_ready) conn_header_sums(c);
@@ -218,24 +219,33 @@ static void segment_init(tcpw_conn *c, tcpw_segment_out *o, uint32_t seq, uint8_
     }
 }
 
+/* Every segment we send with ACK carries the latest ACK: nothing is owed any more. */
+static inline void ack_sent(tcpw_conn *c) {
+    c->last_ack_sent = c->rcv_nxt;
+    c->ack_now = false;
+    c->ack_deferred = false;
+    c->unacked_segs = 0;
+    c->delack_at = TCPW_NEVER;
+}
+
+/* A SYN or SYN+ACK of this connection, with its options: out of line, so that the other
+ * segments need no room on the stack for the header description of a SYN. */
+static TCPW_NOINLINE void send_syn(tcpw_conn *c, uint32_t seq, uint8_t flags, uint32_t len) {
+    tcpw_segment_out o;
+    segment_init(c, &o, seq, flags);
+    uint32_t off = len ? seq - c->buf_seq : 0;
+    send_segment_raw(c->stack, &o, &c->sndbuf, off, len);
+    if (flags & TCPW_ACK) ack_sent(c);
+}
+
 /* Sends a segment of this connection carrying data [seq, seq+len) from the send buffer. */
-static void conn_send(tcpw_conn *c, uint32_t seq, uint8_t flags, uint32_t len) {
+static inline void conn_send(tcpw_conn *c, uint32_t seq, uint8_t flags, uint32_t len) {
     if (flags & TCPW_SYN) {
-        tcpw_segment_out o;
-        segment_init(c, &o, seq, flags);
-        uint32_t off = len ? seq - c->buf_seq : 0;
-        send_segment_raw(c->stack, &o, &c->sndbuf, off, len);
-    } else {
-        send_fast(c, seq, flags, len, (uint16_t)window_field(c));
+        send_syn(c, seq, flags, len);
+        return;
     }
-    if (flags & TCPW_ACK) {
-        /* every segment we send carries the latest ACK: nothing is owed any more */
-        c->last_ack_sent = c->rcv_nxt;
-        c->ack_now = false;
-        c->ack_deferred = false;
-        c->unacked_segs = 0;
-        c->delack_at = TCPW_NEVER;
-    }
+    send_fast(c, seq, flags, len, (uint16_t)window_field(c));
+    if (flags & TCPW_ACK) ack_sent(c);
 }
 
 /* An ACK is owed for data that arrived in order. Without ack_defer it leaves at once. With it,
