@@ -124,33 +124,8 @@ void conn_timers_stop(tcpw_conn *c) {
 /* ---- RTO (RFC 6298) ---------------------------------------------------------------------------
  */
 
-static uint32_t clamp_rto(const tcpw_stack *s, uint64_t rto) {
-    uint64_t lo = s->cfg.rto_min_ms * 1000ull, hi = s->cfg.rto_max_ms * 1000ull;
-    return (uint32_t)(rto < lo ? lo : rto > hi ? hi : rto);
-}
-
-/* RFC 6298 §2.2 and §2.3, with clock granularity G = 1 ms. */
-void rtt_sample(tcpw_conn *c, uint32_t r) {
-    if (c->srtt_us == 0) {
-        c->srtt_us = r ? r : 1;
-        c->rttvar_us = r / 2;
-    } else {
-        uint32_t delta = c->srtt_us > r ? c->srtt_us - r : r - c->srtt_us;
-        c->rttvar_us = (3 * c->rttvar_us + delta) / 4;
-        c->srtt_us = (7 * c->srtt_us + r) / 8;
-        if (c->srtt_us == 0) c->srtt_us = 1;
-    }
-    rto_recompute(c);
-}
-
-/* RTO from the current estimates without a new sample: after new data is acknowledged the
- * backed-off RTO of a retransmission episode is dropped (as Linux does), RFC 6298 §2.3. */
-void rto_recompute(tcpw_conn *c) {
-    if (c->srtt_us == 0) return;
-    const uint64_t G = 1000;
-    uint64_t k = 4ull * c->rttvar_us;
-    c->rto_us = clamp_rto(c->stack, c->srtt_us + (k > G ? k : G));
-}
+/* clamp_rto, rtt_sample and rto_recompute are inline in tcb.h (every ACK with timestamps
+ * takes a sample). */
 
 /* ---- expiry -------------------------------------------------------------------------------- */
 
