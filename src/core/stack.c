@@ -445,8 +445,19 @@ static inline uint32_t load32(const uint8_t *p) {
     return v;
 }
 
+/* An IPv4 address as loaded from a packet (network order in memory) as a number. */
+static inline uint32_t addr_number(uint32_t loaded) {
+    uint8_t b[4];
+    memcpy(b, &loaded, 4);
+    return tcpw_get32(b);
+}
+
 /* The control block for an IPv4 4-tuple (addresses in network order as loaded from the
- * packet, ports in host order): the last one, or the table's. */
+ * packet, ports in host order): the last one, or the table's. NULL also when either address
+ * is one TCP ignores (RFC 9293 §3.10.7.1, RFC 1122 §4.2.3.10 and §3.2.1.3 (a)): the caller
+ * then leaves the packet to tcpw_parse(), which counts it. The last connection needs no such
+ * test: it became the last (here or in conn_for) only for a packet whose addresses, the
+ * same as these, passed it — tcpw_parse() checks them too. */
 static tcpw_conn *conn_for_v4(tcpw_stack *s, uint32_t src, uint32_t dst, uint16_t sport,
                               uint16_t dport) {
     tcpw_conn *c = s->last_conn;
@@ -454,6 +465,7 @@ static tcpw_conn *conn_for_v4(tcpw_stack *s, uint32_t src, uint32_t dst, uint16_
         c->local.addr.family == 4 && load32(c->local.addr.ip) == dst &&
         load32(c->remote.addr.ip) == src)
         return c;
+    if (tcpw_ipv4_is_bad(addr_number(src)) || tcpw_ipv4_is_bad(addr_number(dst))) return NULL;
     tcpw_endpoint local = {.addr = {.family = 4}, .port = dport};
     tcpw_endpoint remote = {.addr = {.family = 4}, .port = sport};
     memcpy(local.addr.ip, &dst, 4);
@@ -478,8 +490,7 @@ static tcpw_conn *parse_usual(tcpw_stack *s, const uint8_t *pkt, size_t len, tcp
     uint64_t addrs = (uint64_t)src + dst;
     if (!tcpw_csum_verifies((uint64_t)load32(pkt) + load32(pkt + 4) + load32(pkt + 8) + addrs))
         return NULL;
-    if (tcpw_ipv4_is_bad(tcpw_get32(pkt + 12)) || tcpw_ipv4_is_bad(tcpw_get32(pkt + 16)))
-        return NULL;
+    /* RFC 9293 §3.10.7.1: the addresses TCP ignores are tested in conn_for_v4(). */
 
     /* RFC 9293 §3.1: data offset 5, or 8 with NOP NOP TS (RFC 7323 §3.2, Appendix A). */
     const uint8_t *t = pkt + 20;

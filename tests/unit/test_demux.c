@@ -130,6 +130,64 @@ static void test_usual_segment_defects_counted(void) {
     }
 }
 
+/* tcpw_input() tests the addresses TCP ignores (RFC 9293 §3.10.7.1, RFC 1122 §4.2.3.10) only
+ * when a segment is not for the last connection: the last became so for a segment whose same
+ * addresses passed. A connection the application opened to such an address (tcpw_connect
+ * takes it; its SYN cannot leave) therefore never becomes the last, and a usual segment from
+ * that address is counted as tcpw_parse() names it, exactly as for any other connection, even
+ * right after a segment of the established connection made that one the last. */
+static void test_usual_segment_bad_address_of_a_connection(void) {
+    static const uint8_t bad[][4] = {{224, 0, 0, 1}, {255, 255, 255, 255}, {0, 0, 0, 0}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        fx f;
+        fx_init(&f);
+        fx_start(&f);
+        fx_established(&f);
+        REQUIRE(f.c && f.c->state == TCPW_ESTABLISHED);
+        const tcpw_stats *st = tcpw_stack_stats(f.s);
+        tcpw_endpoint to = f.remote;
+        to.addr = tcpw_addr_v4(bad[i][0], bad[i][1], bad[i][2], bad[i][3]);
+        tcpw_endpoint from = f.local;
+        from.port = 81;
+        tcpw_conn *odd = NULL;
+        REQUIRE(tcpw_connect(f.s, &from, &to, f.now, &odd) == TCPW_OK && odd);
+        tcpw_state odd_state = odd->state;
+        uint8_t pkt[128];
+        for (int round = 0; round < 2; round++) {
+            /* the established connection's segment first: it is the last connection */
+            size_t len = usual_segment(&f, true, pkt, sizeof pkt);
+            uint32_t seq = FX_IRS + 1 + (uint32_t)round;
+            pkt[24] = (uint8_t)(seq >> 24);
+            pkt[25] = (uint8_t)(seq >> 16);
+            pkt[26] = (uint8_t)(seq >> 8);
+            pkt[27] = (uint8_t)seq;
+            tcpw_finish_checksums(pkt, len);
+            uint64_t in = st->pkts_in;
+            tcpw_input(f.s, pkt, len, f.now);
+            CHECK_EQ_U(st->pkts_in, in + 1);
+            /* the same layout from the odd connection's peer to it */
+            len = usual_segment(&f, true, pkt, sizeof pkt);
+            memcpy(pkt + 12, bad[i], 4);
+            memcpy(pkt + 16, from.addr.ip, 4);
+            pkt[20] = (uint8_t)(to.port >> 8);
+            pkt[21] = (uint8_t)to.port;
+            pkt[22] = (uint8_t)(from.port >> 8);
+            pkt[23] = (uint8_t)from.port;
+            tcpw_finish_checksums(pkt, len);
+            tcpw_packet p;
+            CHECK(tcpw_parse(pkt, len, 0, &p) == TCPW_WIRE_BAD_ADDRESS);
+            uint64_t before = st->bad_packets[-TCPW_WIRE_BAD_ADDRESS];
+            in = st->pkts_in;
+            tcpw_input(f.s, pkt, len, f.now);
+            CHECK_EQ_U(st->bad_packets[-TCPW_WIRE_BAD_ADDRESS], before + 1);
+            CHECK_EQ_U(st->pkts_in, in);
+            CHECK(odd->state == odd_state);
+        }
+        CHECK_EQ_U(f.c->rcv_nxt, FX_IRS + 3);
+        fx_free(&f);
+    }
+}
+
 /* ---- ephemeral ports and TIME_WAIT ----------------------------------------------------------- */
 
 #define PEER_TS 7000u
@@ -232,6 +290,7 @@ static void test_tw_reuse_needs_timestamps(void) {
 int main(void) {
     RUN(test_malformed_packets_counted_not_answered);
     RUN(test_usual_segment_defects_counted);
+    RUN(test_usual_segment_bad_address_of_a_connection);
     RUN(test_ephemeral_skips_time_wait);
     RUN(test_tw_reuse_takes_time_wait_tuple);
     RUN(test_tw_reuse_needs_timestamps);
