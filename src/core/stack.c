@@ -522,18 +522,10 @@ static tcpw_conn *parse_usual(tcpw_stack *s, const uint8_t *pkt, size_t len, tcp
     return c;
 }
 
-void tcpw_input(tcpw_stack *s, const uint8_t *pkt, size_t len, uint64_t now) {
-    if (now > s->now) s->now = now;
-    tcpw_seg seg;
-    uint64_t sum;
-    tcpw_conn *c = parse_usual(s, pkt, len, &seg, &sum);
-    if (c) {
-        if (!payload_verifies(s, c, &seg, sum)) return;
-        conn_segment_arrives(c, &seg);
-        conn_reap(c);
-        return;
-    }
-
+/* Any packet but the usual segment of a known connection: read whole by tcpw_parse(), then
+ * for a connection, a TIME_WAIT record, a listener, or no one (RFC 9293 §3.10.7.1). Out of
+ * line: the usual segment's way in saves no registers for it. */
+static TCPW_NOINLINE void input_general(tcpw_stack *s, const uint8_t *pkt, size_t len) {
     tcpw_packet p;
     int err = tcpw_parse(pkt, len, TCPW_PARSE_PAYLOAD_SUM, &p);
     if (err != TCPW_WIRE_OK) {
@@ -541,7 +533,8 @@ void tcpw_input(tcpw_stack *s, const uint8_t *pkt, size_t len, uint64_t now) {
         return;
     }
     /* The connection is named from our side: local = destination, remote = source. */
-    c = conn_for(s, &p);
+    tcpw_conn *c = conn_for(s, &p);
+    tcpw_seg seg;
     seg_from_packet(&p, &seg);
     if (!payload_verifies(s, c, &seg, p.hdr_sum)) return;
 
@@ -561,6 +554,20 @@ void tcpw_input(tcpw_stack *s, const uint8_t *pkt, size_t len, uint64_t now) {
         return;
     }
     send_rst_for(s, &p, &seg);
+}
+
+void tcpw_input(tcpw_stack *s, const uint8_t *pkt, size_t len, uint64_t now) {
+    if (now > s->now) s->now = now;
+    tcpw_seg seg;
+    uint64_t sum;
+    tcpw_conn *c = parse_usual(s, pkt, len, &seg, &sum);
+    if (!c) {
+        input_general(s, pkt, len);
+        return;
+    }
+    if (!payload_verifies(s, c, &seg, sum)) return;
+    conn_segment_arrives(c, &seg);
+    conn_reap(c);
 }
 
 void tcpw_tick(tcpw_stack *s, uint64_t now) {
