@@ -277,7 +277,7 @@ static void reset_by_peer(tcpw_conn *c, const tcpw_seg *seg) {
 }
 
 /* Handles the acknowledgment of new data, our SYN or our FIN (SND.UNA < SEG.ACK =< SND.NXT). */
-static void ack_new_data(tcpw_conn *c, const tcpw_seg *seg) {
+static TCPW_ALWAYS_INLINE void ack_new_data(tcpw_conn *c, const tcpw_seg *seg) {
     tcpw_stack *s = c->stack;
     uint32_t acked = seg->ack - c->snd_una;
     /* RTT (RFC 6298 §3 with Karn's rule; RFC 7323 §4 with timestamps). A sample recomputes

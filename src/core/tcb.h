@@ -22,6 +22,14 @@
 #define TCPW_NOINLINE
 #endif
 
+/* A function inlined into every caller: one on the path of every usual segment whose call
+ * and frame cost more than its copies' size. */
+#if defined(__GNUC__) || defined(__clang__)
+#define TCPW_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define TCPW_ALWAYS_INLINE inline
+#endif
+
 /* A segment as the state machine sees it (RFC 9293 §3.3.1 "current segment variables"). */
 typedef struct tcpw_seg {
     uint32_t seq, ack;
