@@ -407,7 +407,8 @@ static bool payload_fits_in_place(const tcpw_conn *c, const tcpw_seg *seg) {
 /* RFC 9293 §3.1: the checksum covers the payload too; nothing happens before it holds. `sum`
  * is the raw sum of the pseudo-header and the TCP header; the payload's is added here (while
  * it is copied into c's receive buffer, when it fits there in order). */
-static bool payload_verifies(tcpw_stack *s, tcpw_conn *c, tcpw_seg *seg, uint64_t sum) {
+static TCPW_ALWAYS_INLINE bool payload_verifies(tcpw_stack *s, tcpw_conn *c, tcpw_seg *seg,
+                                                uint64_t sum) {
     if (seg->data_len && c && payload_fits_in_place(c, seg)) {
         sum = ring_put_csum(&c->rcvbuf, c->rcvbuf.len, seg->data, seg->data_len, sum);
         seg->in_rcvbuf = true;
