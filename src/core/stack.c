@@ -397,7 +397,7 @@ static tcpw_conn *conn_for(tcpw_stack *s, const tcpw_packet *p) {
  * provisional: the buffer's length moves only if the segment is accepted (text_and_fin). Not
  * when out-of-order ranges are held beyond the in-order bytes: a corrupt payload must never
  * overwrite them. */
-static bool payload_fits_in_place(const tcpw_conn *c, const tcpw_seg *seg) {
+static inline bool payload_fits_in_place(const tcpw_conn *c, const tcpw_seg *seg) {
     return (c->state == TCPW_ESTABLISHED || c->state == TCPW_FIN_WAIT_1 ||
             c->state == TCPW_FIN_WAIT_2) &&
            !(seg->flags & (TCPW_SYN | TCPW_RST)) && seg->seq == c->rcv_nxt && !c->rst_on_data &&

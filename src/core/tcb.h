@@ -409,7 +409,27 @@ static inline void conn_output(tcpw_conn *c) {
     conn_output_any(c);
 }
 void send_ack(tcpw_conn *c);
-void conn_ack_owed(tcpw_conn *c);
+/* An ACK is owed for data that arrived in order. Without ack_defer it leaves at once. With it,
+ * it waits for the end of the application's turn — tcpw_poll_event() returning NULL, when the
+ * application has answered every event (stack_flush_acks) — unless a segment leaves on the
+ * connection before (conn_send: it carries the ACK). The backstop, for a driver that does not
+ * poll, is the delayed-ACK time counted from the first ACK deferred (s->ack_due, run by
+ * tcpw_tick; due at once when delayed ACKs are off). RFC 1122 §4.2.3.2 lets an ACK wait up to
+ * 0.5 s; this one waits for the application, which is there (it holds the connection or will
+ * accept it). */
+static inline void conn_ack_owed(tcpw_conn *c) {
+    tcpw_stack *s = c->stack;
+    if (!s->cfg.ack_defer || (!c->app_holds && !c->listener)) {
+        c->ack_now = true;
+        return;
+    }
+    c->ack_deferred = true;
+    if (c->in_ack_queue) return;
+    if (!s->ack_queue) s->ack_due = s->now + s->cfg.delayed_ack_ms * 1000ull;
+    c->in_ack_queue = true;
+    c->ack_next = s->ack_queue;
+    s->ack_queue = c;
+}
 void stack_flush_acks(tcpw_stack *s);
 void send_first_unacked(tcpw_conn *c, uint32_t room);
 void send_challenge_ack(tcpw_conn *c);
