@@ -401,8 +401,9 @@ static bool output_one_segment(tcpw_conn *c) {
 
 /* Sends what the state, the windows and the queue allow, then an ACK if one is owed (the
  * usual case of nothing to send is handled inline, tcb.h conn_output). */
-void conn_output_any(tcpw_conn *c) {
-    if (c->state == TCPW_ESTABLISHED && output_one_segment(c)) return;
+/* conn_output_any() beyond one segment's worth of waiting data: out of line, so that the
+ * usual one segment saves no registers for it. */
+static TCPW_NOINLINE void conn_output_general(tcpw_conn *c) {
     bool sent = false;
     switch (c->state) {
     case TCPW_CLOSED:
@@ -461,6 +462,11 @@ void conn_output_any(tcpw_conn *c) {
 
     if (!sent && c->ack_now && c->state != TCPW_SYN_SENT) send_ack(c);
     conn_update_deadline(c);
+}
+
+void conn_output_any(tcpw_conn *c) {
+    if (c->state == TCPW_ESTABLISHED && output_one_segment(c)) return;
+    conn_output_general(c);
 }
 
 /* The zero-window probe and fast retransmit send one segment at snd_una regardless of the
