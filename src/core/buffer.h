@@ -36,8 +36,9 @@ uint32_t ring_write_any(tcpw_ring *r, const void *src, uint32_t n);
 static inline uint32_t ring_write(tcpw_ring *r, const void *src, uint32_t n) {
     uint32_t pos = ring_pos(r, r->len);
     if (n < RING_SHORT && n <= r->cap - r->len && n <= r->cap - pos) {
+        uint8_t *to = r->buf + pos; /* loaded once: the stores may alias r */
         for (uint32_t i = 0; i < n; i++)
-            r->buf[pos + i] = ((const uint8_t *)src)[i];
+            to[i] = ((const uint8_t *)src)[i];
         r->len += n;
         return n;
     }
@@ -48,8 +49,9 @@ void ring_peek_any(const tcpw_ring *r, uint32_t off, void *dst, uint32_t n);
 static inline void ring_peek(const tcpw_ring *r, uint32_t off, void *dst, uint32_t n) {
     uint32_t pos = ring_pos(r, off);
     if (n < RING_SHORT && n <= r->cap - pos) {
+        const uint8_t *from = r->buf + pos; /* loaded once: the stores may alias r */
         for (uint32_t i = 0; i < n; i++)
-            ((uint8_t *)dst)[i] = r->buf[pos + i];
+            ((uint8_t *)dst)[i] = from[i];
         return;
     }
     ring_peek_any(r, off, dst, n);
