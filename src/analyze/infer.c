@@ -306,6 +306,27 @@ static uint64_t slowest_first_retransmission(const tcpw_an_conn *c, size_t j) {
     return slowest;
 }
 
+/* Whether, among the packets [from, to), the peer of `side` sent an acknowledgment beyond the
+ * first one it sent there — one that arrived (not inferred lost; not the packet `ignore`). */
+static bool new_ack_between(const tcpw_an_conn *c, size_t from, size_t to, int side,
+                            size_t ignore) {
+    bool known = false;
+    uint32_t first = 0;
+    for (size_t k = from; k < to; k++) {
+        const tcpw_an_pkt *o = &c->pkt[k];
+        if (o->side == side || !(o->flags & TCPW_ACK) || (o->flags & TCPW_RST) ||
+            (o->marks & TCPW_AN_LOST) || k == ignore)
+            continue;
+        if (!known) {
+            first = o->ack;
+            known = true;
+        } else if (seq_gt(o->ack, first)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* The step of the timer before the copy at kpp of packet j's octets: kpp's time minus the
  * copy before it, when no acknowledgment of new data arrived between them (0: none such). */
 static uint64_t older_step(const tcpw_an_conn *c, size_t j, size_t kpp, size_t ignore) {
@@ -316,20 +337,7 @@ static uint64_t older_step(const tcpw_an_conn *c, size_t j, size_t kpp, size_t i
         if (o->side != q->side || !ol || (o->flags & TCPW_RST) || answers_syn_copy(c, k) ||
             !seq_le(o->seq, q->seq) || !seq_gt(o->seq + ol, q->seq))
             continue;
-        bool known = false;
-        uint32_t first = 0;
-        for (size_t m = k; m < kpp; m++) {
-            const tcpw_an_pkt *a = &c->pkt[m];
-            if (a->side == q->side || !(a->flags & TCPW_ACK) || (a->flags & TCPW_RST) ||
-                (a->marks & TCPW_AN_LOST) || m == ignore)
-                continue;
-            if (!known) {
-                first = a->ack;
-                known = true;
-            } else if (seq_gt(a->ack, first)) {
-                return 0;
-            }
-        }
+        if (new_ack_between(c, k, kpp, q->side, ignore)) return 0;
         return c->pkt[kpp].t_us > o->t_us ? c->pkt[kpp].t_us - o->t_us : 0;
     }
     return 0;
@@ -360,21 +368,7 @@ static retx_timing retransmission_timing(const tcpw_an_conn *c, size_t j, size_t
         /* the backoff holds only while nothing new was acknowledged: a new ACK restarts
          * the timer from a fresh RTO (RFC 6298 5.3, 5.7) — one that arrived (not inferred
          * lost; the losses of packets before j are known by now) */
-        bool known = false;
-        uint32_t first = 0;
-        for (size_t k = kpp; k < j; k++) {
-            const tcpw_an_pkt *o = &c->pkt[k];
-            if (o->side == q->side || !(o->flags & TCPW_ACK) || (o->flags & TCPW_RST) ||
-                (o->marks & TCPW_AN_LOST) || k == ignore)
-                continue;
-            if (!known) {
-                first = o->ack;
-                known = true;
-            } else if (seq_gt(o->ack, first)) {
-                found = 1;
-                break;
-            }
-        }
+        if (new_ack_between(c, kpp, j, q->side, ignore)) found = 1;
     }
     if (!found) return RETX_PLAUSIBLE;
     uint64_t gap = q->t_us - prev;
