@@ -14,6 +14,7 @@ void tcpw_rec_init(tcpw_recording *r, const char *name0, const char *name1) {
     memset(r, 0, sizeof *r);
     r->names[0] = name0 ? name0 : "client";
     r->names[1] = name1 ? name1 : "server";
+    r->reopened_by = -1;
 }
 
 void tcpw_rec_free(tcpw_recording *r) {
@@ -46,9 +47,15 @@ static void learn_isn(tcpw_recording *r, const tcpw_rec_event *e) {
     if (!(e->flags & TCPW_SYN)) return;
     int s = e->side;
     if (r->conn_ended && !(e->flags & TCPW_ACK) && r->isn_known[s] && e->seq != r->isn[s]) {
+        for (int k = 0; k < 2; k++) {
+            r->old_isn[k] = r->isn[k];
+            r->old_isn_known[k] = r->isn_known[k];
+        }
         r->isn_known[0] = r->isn_known[1] = false;
         r->conn_ended = false;
+        r->reopened_by = s;
     }
+    if (r->reopened_by >= 0 && s != r->reopened_by) r->reopened_by = -1; /* answered */
     if (!r->isn_known[s]) {
         r->isn[s] = e->seq;
         r->isn_known[s] = true;
@@ -61,12 +68,16 @@ static void fill_relative(tcpw_recording *r, tcpw_rec_event *e) {
     if (!valid_side(e->side)) return;
     int peer = valid_side(e->peer) && e->peer != e->side ? e->peer : 1 - e->side;
     learn_isn(r, e);
-    if (r->isn_known[e->side]) {
-        e->rel_seq = e->seq - r->isn[e->side];
+    /* (before the new connection's answer, a segment without SYN is the old connection's) */
+    bool old = r->reopened_by >= 0 && !(e->flags & TCPW_SYN);
+    const uint32_t *isn = old ? r->old_isn : r->isn;
+    const bool *known = old ? r->old_isn_known : r->isn_known;
+    if (known[e->side]) {
+        e->rel_seq = e->seq - isn[e->side];
         e->rel_seq_known = true;
     }
-    if ((e->flags & TCPW_ACK) && r->isn_known[peer]) {
-        e->rel_ack = e->ack - r->isn[peer];
+    if ((e->flags & TCPW_ACK) && known[peer]) {
+        e->rel_ack = e->ack - isn[peer];
         e->rel_ack_known = true;
     }
     if (e->flags & (TCPW_FIN | TCPW_RST)) r->conn_ended = true;

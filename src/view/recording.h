@@ -78,6 +78,13 @@ typedef struct tcpw_recording {
      * a sequence number other than the sender's ISN then starts a new connection on the same
      * 4-tuple (RFC 6191 reopen, reconnect after a reset), and both ISNs are learnt again. */
     bool conn_ended;
+    /* The ISNs before that new connection, while the new one's answer (its peer's SYN+ACK) has
+     * not been recorded: what either side sends without SYN meanwhile — the old connection's
+     * last segments, a challenge ACK of the new SYN in the old numbers (RFC 5961 §4.2), the RST
+     * answering it — still counts from these. */
+    uint32_t old_isn[TCPW_REC_MAX_SIDES];
+    bool old_isn_known[TCPW_REC_MAX_SIDES];
+    int reopened_by; /* the side whose SYN started the new connection, -1 none pending */
 } tcpw_recording;
 
 void tcpw_rec_init(tcpw_recording *r, const char *name0, const char *name1);

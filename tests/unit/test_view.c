@@ -557,6 +557,29 @@ static void test_new_connection_relearns_isn(void) {
     tcpw_rec_free(&r);
 }
 
+/* A new SYN that meets the old connection still open at the peer (LAST_ACK, its FIN not yet
+ * acknowledged): the peer's challenge ACK is in the old numbers (RFC 5961 §4.2), and so is the
+ * RST that answers it (RFC 9293 §3.10.7.3) — relative to the old ISNs until the new connection's
+ * SYN+ACK; after it, the new ones. */
+static void test_old_numbers_until_the_new_answer(void) {
+    tcpw_recording r;
+    build_lost_last_ack(&r);
+    tcpw_rec_event *e = seg(&r, 70000000, C, "S", 900000, 0, 0);
+    CHECK(e->rel_seq_known && e->rel_seq == 0);
+    e = seg(&r, 70010000, S, "A", SISN + 2, CISN + 102, 0); /* the challenge ACK */
+    CHECK(e->rel_seq_known && e->rel_seq == 2);
+    CHECK(e->rel_ack_known && e->rel_ack == 102);
+    e = seg(&r, 70020000, C, "R", CISN + 102, 0, 0); /* the RST answering it */
+    CHECK(e->rel_seq_known && e->rel_seq == 102);
+    e = seg(&r, 71000000, C, "S", 900000, 0, 0); /* the SYN again */
+    CHECK(e->rel_seq == 0);
+    e = seg(&r, 71010000, S, "SA", 77, 900001, 0);
+    CHECK(e->rel_seq == 0 && e->rel_ack == 1);
+    e = seg(&r, 71020000, C, "A", 900001, 78, 0);
+    CHECK(e->rel_seq == 1 && e->rel_ack == 1);
+    tcpw_rec_free(&r);
+}
+
 static void test_growth_and_names(void) {
     tcpw_recording r;
     tcpw_rec_init(&r, "a", "b");
@@ -1267,6 +1290,7 @@ int main(void) {
     RUN(test_relative_numbers);
     RUN(test_unknown_isn);
     RUN(test_new_connection_relearns_isn);
+    RUN(test_old_numbers_until_the_new_answer);
     RUN(test_growth_and_names);
     RUN(test_format_parse);
     RUN(test_json_four_way);
