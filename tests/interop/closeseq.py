@@ -16,12 +16,25 @@ import sys
 FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
 
 
+def run_tshark(args):
+    # tshark once hung for the whole test timeout (300 s) in a CI-like run while reading a
+    # finished capture that it read in 2 s on the next try: give each attempt 120 s and try a
+    # second time, so a stall reads as what it is instead of a timeout of the whole test.
+    for attempt in (1, 2):
+        try:
+            return subprocess.run(args, capture_output=True, text=True, check=True,
+                                  timeout=120).stdout
+        except subprocess.TimeoutExpired:
+            print(f"closeseq: tshark took over 120 s (attempt {attempt} of 2)", file=sys.stderr)
+    sys.exit("closeseq: tshark did not finish reading the capture twice")
+
+
 def packets(path):
-    out = subprocess.run(
-        ["tshark", "-r", path, "-Y", "tcp", "-T", "fields", "-e", "tcp.stream", "-e", "ip.src",
+    # -n: no name resolution of any kind (nothing here needs it)
+    out = run_tshark(
+        ["tshark", "-n", "-r", path, "-Y", "tcp", "-T", "fields", "-e", "tcp.stream", "-e", "ip.src",
          "-e", "ipv6.src", "-e", "tcp.flags", "-e", "tcp.seq_raw", "-e", "tcp.ack_raw",
-         "-e", "tcp.len"],
-        capture_output=True, text=True, check=True).stdout
+         "-e", "tcp.len"])
     for line in out.splitlines():
         f = line.split("\t")
         if len(f) < 7 or not f[0]:
