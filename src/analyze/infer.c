@@ -249,13 +249,19 @@ static uint64_t surely_arrived(const tcpw_an_conn *c, int b, uint64_t t) {
  * was over. `ignore`: an acknowledgment whose own arrival is in question (SIZE_MAX: none). */
 typedef enum { RETX_TOO_SOON, RETX_PLAUSIBLE, RETX_TOO_LATE } retx_timing;
 
-/* Whether packet k, a SYN+ACK, answered a copy of the peer's SYN that had just arrived (a
- * SYN repeated into SYN-RECEIVED is answered with the SYN+ACK again, RFC 9293 §3.10.7.4 first
- * and fourth; Linux's request socket does the same) rather than left at its timer's expiry. */
 static bool is_synack(const tcpw_an_pkt *o) {
     return (o->flags & (TCPW_SYN | TCPW_ACK | TCPW_RST)) == (TCPW_SYN | TCPW_ACK);
 }
 
+/* Whether o (not a RST) carries the octet at seq: a copy of it. */
+static bool carries(const tcpw_an_pkt *o, uint32_t seq) {
+    uint32_t ol = seglen(o);
+    return ol && !(o->flags & TCPW_RST) && seq_le(o->seq, seq) && seq_gt(o->seq + ol, seq);
+}
+
+/* Whether packet k, a SYN+ACK, answered a copy of the peer's SYN that had just arrived (a
+ * SYN repeated into SYN-RECEIVED is answered with the SYN+ACK again, RFC 9293 §3.10.7.4 first
+ * and fourth; Linux's request socket does the same) rather than left at its timer's expiry. */
 static bool answers_syn_copy(const tcpw_an_conn *c, size_t k) {
     const tcpw_an_pkt *o = &c->pkt[k];
     if (!is_synack(o)) return false;
@@ -285,18 +291,14 @@ static uint64_t slowest_first_retransmission(const tcpw_an_conn *c, size_t j) {
     int n = 0;
     for (size_t k = j; k-- > 0 && n < 16;) {
         const tcpw_an_pkt *o = &c->pkt[k];
-        uint32_t ol = seglen(o);
-        if (o->side != q->side || !ol || (o->flags & TCPW_RST) || !(o->marks & TCPW_AN_RETRANS))
+        if (o->side != q->side || !seglen(o) || (o->flags & TCPW_RST) ||
+            !(o->marks & TCPW_AN_RETRANS))
             continue;
         n++;
         /* its previous copy; a first retransmission when that one has none before it */
         size_t m = k, copies = 0, prev = SIZE_MAX;
         while (m-- > 0 && copies < 2 && k - m < 4096) {
-            const tcpw_an_pkt *e = &c->pkt[m];
-            uint32_t el = seglen(e);
-            if (e->side != q->side || !el || (e->flags & TCPW_RST) || !seq_le(e->seq, o->seq) ||
-                !seq_gt(e->seq + el, o->seq))
-                continue;
+            if (c->pkt[m].side != q->side || !carries(&c->pkt[m], o->seq)) continue;
             if (!copies) prev = m;
             copies++;
         }
@@ -333,10 +335,7 @@ static uint64_t older_step(const tcpw_an_conn *c, size_t j, size_t kpp, size_t i
     const tcpw_an_pkt *q = &c->pkt[j];
     for (size_t k = kpp; k-- > 0 && kpp - k < 4096;) {
         const tcpw_an_pkt *o = &c->pkt[k];
-        uint32_t ol = seglen(o);
-        if (o->side != q->side || !ol || (o->flags & TCPW_RST) || answers_syn_copy(c, k) ||
-            !seq_le(o->seq, q->seq) || !seq_gt(o->seq + ol, q->seq))
-            continue;
+        if (o->side != q->side || !carries(o, q->seq) || answers_syn_copy(c, k)) continue;
         if (new_ack_between(c, k, kpp, q->side, ignore)) return 0;
         return c->pkt[kpp].t_us > o->t_us ? c->pkt[kpp].t_us - o->t_us : 0;
     }
@@ -350,19 +349,16 @@ static retx_timing retransmission_timing(const tcpw_an_conn *c, size_t j, size_t
     size_t kpp = 0;
     for (size_t k = j; k-- > 0 && found < 2;) {
         const tcpw_an_pkt *o = &c->pkt[k];
-        uint32_t ol = seglen(o);
-        if (o->side != q->side || !ol || (o->flags & TCPW_RST)) continue;
+        if (o->side != q->side || !carries(o, q->seq)) continue;
         /* (a copy that answered the peer's repeated SYN is no step of the timer's backoff) */
         if (answers_syn_copy(c, k)) continue;
-        if (seq_le(o->seq, q->seq) && seq_gt(o->seq + ol, q->seq)) {
-            if (found == 0) {
-                prev = o->t_us;
-            } else {
-                prevprev = o->t_us;
-                kpp = k;
-            }
-            found++;
+        if (found == 0) {
+            prev = o->t_us;
+        } else {
+            prevprev = o->t_us;
+            kpp = k;
         }
+        found++;
     }
     if (found == 2) {
         /* the backoff holds only while nothing new was acknowledged: a new ACK restarts
@@ -572,10 +568,7 @@ static bool sent_again(const tcpw_an_conn *c, size_t i, const uint32_t *next_rep
     const tcpw_an_pkt *p = &c->pkt[i];
     int seen = 0;
     for (size_t k = next_rep_a[i + 1]; k < c->npkt && seen < 64; k = next_rep_a[k + 1], seen++) {
-        const tcpw_an_pkt *o = &c->pkt[k];
-        uint32_t ol = seglen(o);
-        if (ol && !(o->flags & TCPW_RST) && seq_le(o->seq, p->seq) && seq_gt(o->seq + ol, p->seq))
-            return true;
+        if (carries(&c->pkt[k], p->seq)) return true;
     }
     return false;
 }
@@ -966,22 +959,31 @@ static uint64_t est_rto(const rto_est *e) {
     return rto < 1000000u ? 1000000u : rto > 120000000u ? 120000000u : rto;
 }
 
-/* The RTT sample (µs) endpoint b takes from packet j of its peer arriving at `arr`: its clock
- * then minus the TSval that j echoes (RFC 7323 §4.1), b's timestamp clock being milliseconds
- * with the offset seen on b's own packets. */
-static bool ts_sample(const tcpw_an_conn *c, int b, size_t j, uint64_t arr, uint64_t *r) {
-    const tcpw_an_pkt *q = &c->pkt[j];
-    if (!q->has_ts || !q->tsecr) return false;
+/* Endpoint b's timestamp clock, taken to count milliseconds: its offset from the capture's
+ * clock, as b's first packet with timestamps shows it. */
+static bool ts_clock(const tcpw_an_conn *c, int b, uint32_t *off) {
     for (size_t k = 0; k < c->npkt; k++) {
         const tcpw_an_pkt *o = &c->pkt[k];
         if (o->side != b || !o->has_ts) continue;
-        uint32_t off = o->tsval - (uint32_t)(o->t_us / 1000u);
-        uint32_t d = (uint32_t)(arr / 1000u) + off - q->tsecr;
-        if (d > 600000u) return false; /* not this clock, or not milliseconds */
-        *r = (uint64_t)d * 1000u;
+        *off = o->tsval - (uint32_t)(o->t_us / 1000u);
         return true;
     }
     return false;
+}
+
+/* The RTT sample (µs) an endpoint with timestamp clock offset `off` takes from packet q of its
+ * peer arriving at `arr`: its clock then minus the TSval that q echoes (RFC 7323 §4.1). */
+static bool ts_sample(const tcpw_an_pkt *q, uint32_t off, uint64_t arr, uint64_t *r) {
+    if (!q->has_ts || !q->tsecr) return false;
+    uint32_t d = (uint32_t)(arr / 1000u) + off - q->tsecr;
+    if (d > 600000u) return false; /* not this clock, or not milliseconds */
+    *r = (uint64_t)d * 1000u;
+    return true;
+}
+
+/* Whether o is an acknowledgment that arrived (not a RST, not inferred lost). */
+static bool ack_arrived(const tcpw_an_pkt *o) {
+    return (o->flags & TCPW_ACK) && !(o->flags & TCPW_RST) && !(o->marks & TCPW_AN_LOST);
 }
 
 /* The first packet of b's peer taken for delivered that acknowledges b's SYN, when it is a
@@ -997,8 +999,7 @@ static void rto_lost(tcpw_an_conn *c, int b) {
     for (size_t k = 0; k < c->npkt && i == SIZE_MAX; k++) {
         const tcpw_an_pkt *o = &c->pkt[k];
         if (o->side == b && (o->flags & TCPW_SYN) && !(o->flags & TCPW_RST)) syn = k;
-        if (o->side == a && syn != SIZE_MAX && (o->flags & TCPW_ACK) && !(o->flags & TCPW_RST) &&
-            !(o->marks & TCPW_AN_LOST) && seq_gt(o->ack, c->pkt[syn].seq))
+        if (o->side == a && syn != SIZE_MAX && ack_arrived(o) && seq_gt(o->ack, c->pkt[syn].seq))
             i = k;
     }
     if (i == SIZE_MAX || !c->lag_known[b]) return;
@@ -1011,13 +1012,14 @@ static void rto_lost(tcpw_an_conn *c, int b) {
     size_t q = SIZE_MAX;
     for (size_t k = i + 1; k < c->npkt && q == SIZE_MAX; k++) {
         const tcpw_an_pkt *o = &c->pkt[k];
-        if (o->side == a && (o->flags & TCPW_ACK) && !(o->flags & TCPW_RST) &&
-            !(o->marks & TCPW_AN_LOST) && seq_gt(o->ack, c->pkt[syn].seq))
-            q = k;
+        if (o->side == a && ack_arrived(o) && seq_gt(o->ack, c->pkt[syn].seq)) q = k;
     }
     if (q == SIZE_MAX) return;
     uint64_t arr_q = c->pkt[q].t_us + lag, r1, r0;
-    if (!ts_sample(c, b, i, arr_p, &r1) || !ts_sample(c, b, q, arr_q, &r0)) return;
+    uint32_t off;
+    if (!ts_clock(c, b, &off) || !ts_sample(p, off, arr_p, &r1) ||
+        !ts_sample(&c->pkt[q], off, arr_q, &r0))
+        return;
     /* From q's arrival on, b's estimator under each hypothesis (RFC 6298 §2.3: every later
      * segment of a that arrived and acknowledged new data of b takes a sample) and b's timer
      * (§5.1: started by sequence space sent with nothing outstanding; §5.3: restarted by an
@@ -1031,8 +1033,7 @@ static void rto_lost(tcpw_an_conn *c, int b) {
     for (;;) {
         while (kb < c->npkt && c->pkt[kb].side != b)
             kb++;
-        while (ka < c->npkt && (c->pkt[ka].side != a || (c->pkt[ka].marks & TCPW_AN_LOST) ||
-                                !(c->pkt[ka].flags & TCPW_ACK) || (c->pkt[ka].flags & TCPW_RST)))
+        while (ka < c->npkt && (c->pkt[ka].side != a || !ack_arrived(&c->pkt[ka])))
             ka++;
         if (kb >= c->npkt) return;
         const tcpw_an_pkt *ob = &c->pkt[kb];
@@ -1040,7 +1041,7 @@ static void rto_lost(tcpw_an_conn *c, int b) {
             const tcpw_an_pkt *oa = &c->pkt[ka++];
             uint64_t ta = oa->t_us + lag, r;
             if (!sent || !seq_gt(oa->ack, una) || seq_gt(oa->ack, max)) continue;
-            if (ts_sample(c, b, (size_t)(oa - c->pkt), ta, &r)) {
+            if (ts_sample(oa, off, ta, &r)) {
                 est_update(&h1, r);
                 est_update(&h0, r);
             }
@@ -1526,9 +1527,9 @@ static void ep_send(run *r, int xs, size_t i) {
              * another ISN from an endpoint past its close is a new connection's (its
              * TIME-WAIT over, or reused, RFC 6191): one the other end, still in the old
              * connection, answered as such (resplit in analyze.c). */
-            if (x->st == TCPW_TIME_WAIT && x->iss_known && p->seq != x->iss && !r->reopened_at[xs])
-                r->reopened_at[xs] = t ? t : 1;
-            if (x->st == TCPW_CLOSED || x->st == TCPW_LISTEN || r->reopened_at[xs] == (t ? t : 1))
+            bool reopen = x->st == TCPW_TIME_WAIT && x->iss_known && p->seq != x->iss;
+            if (reopen) r->reopened_at[xs] = t ? t : 1;
+            if (x->st == TCPW_CLOSED || x->st == TCPW_LISTEN || reopen)
                 trans(r, xs, TCPW_SYN_SENT, t, i, TCPW_CAUSE_USER, 0);
         } else if (x->st == TCPW_LISTEN || x->st == TCPW_CLOSED || x->st == TCPW_SYN_SENT) {
             /* a SYN+ACK: it must have received a SYN the capture does not show arriving */
