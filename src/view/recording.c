@@ -47,10 +47,8 @@ static void learn_isn(tcpw_recording *r, const tcpw_rec_event *e) {
     if (!(e->flags & TCPW_SYN)) return;
     int s = e->side;
     if (r->conn_ended && !(e->flags & TCPW_ACK) && r->isn_known[s] && e->seq != r->isn[s]) {
-        for (int k = 0; k < 2; k++) {
-            r->old_isn[k] = r->isn[k];
-            r->old_isn_known[k] = r->isn_known[k];
-        }
+        memcpy(r->old_isn, r->isn, sizeof r->old_isn);
+        memcpy(r->old_isn_known, r->isn_known, sizeof r->old_isn_known);
         r->isn_known[0] = r->isn_known[1] = false;
         r->conn_ended = false;
         r->reopened_by = s;
