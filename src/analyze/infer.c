@@ -959,6 +959,19 @@ static uint64_t est_rto(const rto_est *e) {
     return rto < 1000000u ? 1000000u : rto > 120000000u ? 120000000u : rto;
 }
 
+/* The RTO with the timer backed off `back` times over (§5.5: doubled at each expiry, up to
+ * the 120 s maximum). */
+static uint64_t rto_backed(const rto_est *e, uint64_t back) {
+    uint64_t rto = est_rto(e) * back;
+    return rto > 120000000u ? 120000000u : rto;
+}
+
+/* Whether a timer armed at `armed` and still running at `t`, with no expiry in between, ran
+ * past RTO p1 (by more than 5 ms) but not p0 (by 2 ms to spare): p0 was the one. */
+static bool outlived(uint64_t armed, uint64_t t, uint64_t p1, uint64_t p0) {
+    return t > armed + p1 + 5000 && t + 2000 <= armed + p0;
+}
+
 /* Endpoint b's timestamp clock, taken to count milliseconds: its offset from the capture's
  * clock, as b's first packet with timestamps shows it. */
 static bool ts_clock(const tcpw_an_conn *c, int b, uint32_t *off) {
@@ -987,25 +1000,31 @@ static bool ack_arrived(const tcpw_an_pkt *o) {
 }
 
 /* The first packet of b's peer taken for delivered that acknowledges b's SYN, when it is a
- * pure ACK (packet i): had it arrived, b's first RTT sample came from it; lost, from the next of
- * its sender's segments that acknowledged the SYN. The first time b's timer then ran out for the
- * data it sent next tells which: when its length is the RTO of one sample and not of the other,
- * that one was taken. A stack whose RTO is not RFC 6298's (Linux's 200 ms minimum) matches neither,
- * and nothing is decided. */
+ * pure ACK, or in a simultaneous open a SYN+ACK (packet i): had it arrived, b's first RTT sample
+ * came from it; lost, from the next of its sender's segments that acknowledged the SYN. The first
+ * time b's timer then ran out for the data it sent next tells which: when its length is the RTO of
+ * one sample and not of the other, that one was taken. A stack whose RTO is not RFC 6298's (Linux's
+ * 200 ms minimum) matches neither, and nothing is decided. */
 static void rto_lost(tcpw_an_conn *c, int b) {
     int a = 1 - b;
     /* b's SYN, and the first packet of a taken for delivered that acknowledges it */
     size_t syn = SIZE_MAX, i = SIZE_MAX;
+    bool simultaneous = false; /* a sent a SYN of its own (no ACK) before i */
     for (size_t k = 0; k < c->npkt && i == SIZE_MAX; k++) {
         const tcpw_an_pkt *o = &c->pkt[k];
         if (o->side == b && (o->flags & TCPW_SYN) && !(o->flags & TCPW_RST)) syn = k;
+        if (o->side == a && (o->flags & (TCPW_SYN | TCPW_ACK | TCPW_RST)) == TCPW_SYN)
+            simultaneous = true;
         if (o->side == a && syn != SIZE_MAX && ack_arrived(o) && seq_gt(o->ack, c->pkt[syn].seq))
             i = k;
     }
     if (i == SIZE_MAX || !c->lag_known[b]) return;
     tcpw_an_pkt *p = &c->pkt[i];
-    if ((p->flags & (TCPW_SYN | TCPW_FIN | TCPW_RST | TCPW_ACK)) != TCPW_ACK || p->len ||
-        (p->marks & TCPW_AN_DELAYED) || p->ack != c->pkt[syn].seq + 1)
+    /* (in a simultaneous open, a's SYN+ACK is what acknowledges b's SYN in SYN-RECEIVED,
+     * RFC 9293 §3.10.7.4 fifth, and b's first sample comes from it just the same) */
+    if ((p->flags & (TCPW_FIN | TCPW_RST | TCPW_ACK)) != TCPW_ACK || p->len ||
+        ((p->flags & TCPW_SYN) && !simultaneous) || (p->marks & TCPW_AN_DELAYED) ||
+        p->ack != c->pkt[syn].seq + 1)
         return;
     uint64_t lag = c->lag_us[b], arr_p = p->t_us + lag;
     /* the next segment of a that acknowledges the SYN and arrived */
@@ -1024,12 +1043,19 @@ static void rto_lost(tcpw_an_conn *c, int b) {
      * segment of a that arrived and acknowledged new data of b takes a sample) and b's timer
      * (§5.1: started by sequence space sent with nothing outstanding; §5.3: restarted by an
      * acknowledgment of new data with some still outstanding), until b's first copy again of
-     * something it had sent: the time its timer had run then is the RTO of one of them. */
+     * something it had sent: the time its timer had run then is the RTO of one of them. Or
+     * until b is seen doing anything else (its next send, an acknowledgment reaching it) when
+     * the timer had run past the shorter RTO with no copy sent but not yet the longer: only
+     * the longer was running (§5.4: at expiry the earliest segment goes again at once). The
+     * second reading takes the estimator's RTO as a floor as well; a stack whose RTO is longer
+     * than RFC 6298's could be misread by it. An expiry both RTOs explain decides nothing: the
+     * timer, backed off (§5.5, §5.6), runs on to the next, until an acknowledgment of new data
+     * ends the backoff (the RTO comes from the estimates again). */
     rto_est h1 = est_first(r1), h0 = est_first(r0);
     uint32_t una = c->pkt[syn].seq + 1, max = una;
-    uint64_t armed = 0;
+    uint64_t armed = 0, back = 1;
     bool running = false, sent = false;
-    size_t kb = q + 1, ka = q + 1;
+    size_t kb = i + 1, ka = q + 1; /* (b sending before q arrived refutes h0 at once) */
     for (;;) {
         while (kb < c->npkt && c->pkt[kb].side != b)
             kb++;
@@ -1040,6 +1066,10 @@ static void rto_lost(tcpw_an_conn *c, int b) {
         if (ka < c->npkt && c->pkt[ka].t_us + lag <= ob->t_us) {
             const tcpw_an_pkt *oa = &c->pkt[ka++];
             uint64_t ta = oa->t_us + lag, r;
+            if (running && outlived(armed, ta, rto_backed(&h1, back), rto_backed(&h0, back))) {
+                mark_lost(p, TCPW_AN_WHY_LOST_RTO, (size_t)(oa - c->pkt));
+                return;
+            }
             if (!sent || !seq_gt(oa->ack, una) || seq_gt(oa->ack, max)) continue;
             if (ts_sample(oa, off, ta, &r)) {
                 est_update(&h1, r);
@@ -1048,18 +1078,28 @@ static void rto_lost(tcpw_an_conn *c, int b) {
             una = oa->ack;
             running = seq_lt(una, max);
             armed = ta;
+            back = 1;
             continue;
         }
         kb++;
         uint32_t ol = seglen(ob);
         if (!ol || (ob->flags & (TCPW_SYN | TCPW_RST))) continue;
         if (!sent && ob->t_us < arr_q) return;
-        if (sent && seq_lt(ob->seq, max)) {
+        bool again = sent && seq_lt(ob->seq, max);
+        uint64_t p1 = rto_backed(&h1, back), p0 = rto_backed(&h0, back);
+        if (running && !again && outlived(armed, ob->t_us, p1, p0)) {
+            mark_lost(p, TCPW_AN_WHY_LOST_RTO, (size_t)(ob - c->pkt));
+            return;
+        }
+        if (again) {
             if (!running) return;
-            uint64_t seen = ob->t_us - armed, p1 = est_rto(&h1), p0 = est_rto(&h0);
+            uint64_t seen = ob->t_us - armed;
             uint64_t e1 = seen > p1 ? seen - p1 : p1 - seen, e0 = seen > p0 ? seen - p0 : p0 - seen;
             if (e0 <= 2000 && e1 > 5000) mark_lost(p, TCPW_AN_WHY_LOST_RTO, (size_t)(ob - c->pkt));
-            return;
+            if (e0 > 2000 || e1 > 2000 || ob->seq != una) return;
+            armed = ob->t_us; /* both explain it: backed off, the timer runs on */
+            back *= 2;
+            continue;
         }
         if (!running) {
             running = true;

@@ -732,7 +732,14 @@ static void test_random_loss(void) {
  *   time-wait-expiry 2459: an old FIN replayed 60 s after a copy that came 27.4 s after the one
  *     before, by a sender whose timer had doubled exactly, is no timer's (older_step);
  *   rst-on-unread-data 752, 797: a FIN lost before a RST, shown only by the ACK the client
- *     would have sent after the capture's last packet (test_undecidable_capture_end). */
+ *     would have sent after the capture's last packet (test_undecidable_capture_end);
+ *   simultaneous-open 57: a simultaneous open's lost SYN+ACK, taken in SYN-RECEIVED, shows in
+ *     its receiver's first RTO as a lost handshake ACK does (rto_lost); 2162: the same only at a
+ *     FIN's RTO after two expiries both samples explain (the timer backed off and running on,
+ *     RFC 6298 §5.5); 904: a timer that did not run out at the RTO the copy's sample gives
+ *     (no retransmission by then, its receiver next seen later); 72: a receiver that sent
+ *     data before the later segment came was ESTABLISHED: the first ACK arrived (guards the
+ *     two readings above against a sample never taken). */
 static void test_found_by_sweeps(void) {
     static const struct {
         const char *scenario;
@@ -760,7 +767,11 @@ static void test_found_by_sweeps(void) {
                 {"tw-reuse", 240},
                 {"three-way-close", 1134},
                 {"lost-last-ack", 1812},
-                {"time-wait-expiry", 2459}};
+                {"time-wait-expiry", 2459},
+                {"simultaneous-open", 57},
+                {"simultaneous-open", 2162},
+                {"simultaneous-open", 904},
+                {"simultaneous-open", 72}};
     stats total = {0};
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
         tcpw_scn_options o;
