@@ -18,6 +18,8 @@
 
 bench_cg_state bench_cg;
 
+static void json_string(FILE *f, const char *s);
+
 static const char *prog_name(void) {
     extern char *program_invocation_short_name;
     return program_invocation_short_name;
@@ -60,10 +62,10 @@ int bench_pin_cpu(int cpu) {
 }
 
 double bench_median(const double *v, int n) {
-    double t[16];
-    if (n <= 0 || n > 16) return NAN;
+    static double t[BENCH_MAX_ROUNDS];
+    if (n <= 0 || n > BENCH_MAX_ROUNDS) return NAN;
     memcpy(t, v, (size_t)n * sizeof *t);
-    for (int i = 1; i < n; i++) /* insertion sort: n is tiny */
+    for (int i = 1; i < n; i++) /* insertion sort: n is small */
         for (int j = i; j > 0 && t[j - 1] > t[j]; j--) {
             double x = t[j];
             t[j] = t[j - 1];
@@ -72,12 +74,77 @@ double bench_median(const double *v, int n) {
     return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
 }
 
-const char *bench_fmt_rounds(char *buf, size_t cap, const double *v, int n) {
-    size_t used = 0;
-    buf[0] = 0;
-    for (int i = 0; i < n && used < cap; i++)
-        used += (size_t)snprintf(buf + used, cap - used, "%s%.4g", i ? " / " : "", v[i]);
-    return buf;
+/* ---- rounds ------------------------------------------------------------------------------- */
+
+void bench_rounds_init(bench_rounds *r, int argc, char **argv) {
+    memset(r, 0, sizeof *r);
+    r->serve = bench_opt_flag(argc, argv, "--serve");
+    r->pin = !bench_opt_flag(argc, argv, "--no-pin");
+    uint64_t n = bench_opt_u64(argc, argv, "--rounds", 3);
+    if (n < 1 || n > BENCH_MAX_ROUNDS) bench_die("--rounds must be 1..%d", BENCH_MAX_ROUNDS);
+    r->limit = (int)n;
+}
+
+bool bench_rounds_next(bench_rounds *r) {
+    if (!r->serve) {
+        if (r->n >= r->limit) return false;
+        r->n++;
+        snprintf(r->id, sizeof r->id, "%d", r->n);
+        return true;
+    }
+    if (r->n == 0) {
+        printf("{\"ready\":true}\n");
+        fflush(stdout);
+    }
+    char line[256];
+    for (;;) {
+        if (!fgets(line, sizeof line, stdin)) return false;
+        char id[64];
+        int cpu = -1;
+        if (sscanf(line, "round %63s %d", id, &cpu) >= 1) {
+            if (r->n >= BENCH_MAX_ROUNDS) bench_die("more than %d rounds", BENCH_MAX_ROUNDS);
+            r->n++;
+            snprintf(r->id, sizeof r->id, "%s", id);
+            if (r->pin && cpu >= 0 && bench_pin_cpu(cpu) != cpu)
+                bench_die("cannot pin to CPU %d", cpu);
+            return true;
+        }
+        if (strncmp(line, "end", 3) == 0) return false;
+        bench_die("unknown request on stdin: %s", line);
+    }
+}
+
+void bench_round_row(bench_rounds *r, const char *metric, const char *system, double value,
+                     double wall_value, const char *unit) {
+    if (r->n >= 1) r->value[r->n - 1] = value;
+    printf("{\"metric\":");
+    json_string(stdout, metric);
+    printf(",\"system\":");
+    json_string(stdout, system);
+    printf(",\"value\":%.6g,\"unit\":", value);
+    json_string(stdout, unit);
+    printf(",\"round\":");
+    json_string(stdout, r->id);
+    printf(",\"wall\":%.6g}\n", wall_value);
+    fflush(stdout);
+}
+
+double bench_rounds_median(const bench_rounds *r) {
+    return bench_median(r->value, r->n);
+}
+
+double bench_rounds_min(const bench_rounds *r) {
+    double m = NAN;
+    for (int i = 0; i < r->n; i++)
+        if (!(r->value[i] >= m)) m = r->value[i];
+    return m;
+}
+
+double bench_rounds_max(const bench_rounds *r) {
+    double m = NAN;
+    for (int i = 0; i < r->n; i++)
+        if (!(r->value[i] <= m)) m = r->value[i];
+    return m;
 }
 
 static uint64_t read_kib_field(const char *path, const char *field) {

@@ -29,15 +29,46 @@ typedef struct bench_times {
 bench_times bench_times_now(void);
 
 /* Pins the calling thread to one CPU (sched_setaffinity) so both endpoints share one core.
- * cpu < 0 picks the last CPU the process may run on. Returns the CPU, or -1. */
+ * cpu < 0 picks the last CPU the process may run on (run.py passes the least busy one).
+ * Returns the CPU, or -1. */
 int bench_pin_cpu(int cpu);
 
-/* Measured loops run in BENCH_ROUNDS rounds and report the median round: the machine may be
- * shared, and one round disturbed by another process then does not move the figure. */
-#define BENCH_ROUNDS 3
+/* ---- rounds --------------------------------------------------------------------------------
+ *
+ * A measured loop (a rate) runs once per round, and each round prints its own row: the usual
+ * keys plus "round" (the round's id) and "wall" (the same figure from wall-clock time; the
+ * value is from CPU time). At the end the program prints the metric's summary row (no
+ * "round"): the median of its rounds, with a note.
+ *
+ * Standalone, `--rounds N` rounds (default 3) run back to back. Under run.py, `--serve`: the
+ * program sets up (fills its TIME_WAIT population, opens its stream), prints {"ready":true},
+ * then runs one round for each line "round ID CPU" on stdin, pinned to CPU first (-1: stays
+ * where it is), and finishes at "end" or end of input. run.py keeps one such process per
+ * system alive and asks them in turn (tcpwave, lwIP, Linux, tcpwave, ...), so that whatever
+ * else the machine does at a moment hits every system of that round alike.
+ */
+#define BENCH_MAX_ROUNDS 1024
+typedef struct bench_rounds {
+    bool serve;  /* rounds on request (--serve) */
+    bool pin;    /* serve: re-pin to the CPU each request names (not with --no-pin) */
+    int limit;   /* standalone: rounds to run */
+    int n;       /* rounds started so far */
+    char id[64]; /* the current round's id */
+    double value[BENCH_MAX_ROUNDS]; /* each round's value, for the summary */
+} bench_rounds;
+void bench_rounds_init(bench_rounds *r, int argc, char **argv);
+/* Waits for the next round (serve) or counts it (standalone): true to run one more. The first
+ * call in serve mode prints the ready line. */
+bool bench_rounds_next(bench_rounds *r);
+/* The row of the current round. */
+void bench_round_row(bench_rounds *r, const char *metric, const char *system, double value,
+                     double wall_value, const char *unit);
+/* Median, minimum and maximum of the rounds so far. */
+double bench_rounds_median(const bench_rounds *r);
+double bench_rounds_min(const bench_rounds *r);
+double bench_rounds_max(const bench_rounds *r);
+
 double bench_median(const double *v, int n);
-/* "a / b / c" with %.4g each, into buf. */
-const char *bench_fmt_rounds(char *buf, size_t cap, const double *v, int n);
 
 /* VmRSS of this process in bytes (from /proc/self/status), 0 when unknown. */
 uint64_t bench_rss_bytes(void);

@@ -4,8 +4,11 @@
  * so TIME_WAIT lands on the client, the server closes on end of stream), and a one-way bulk
  * stream.
  *
- *   linux_bench lifecycle --pop P --count M [--curve]   conn/s with P sockets in TIME_WAIT
- *   linux_bench bulk --bytes N --mtu 65536|1500         one-way bulk throughput, Gbit/s
+ *   linux_bench lifecycle --pop P --count M [--curve]   conn/s with P sockets in TIME_WAIT,
+ *                                                       M lifecycles per round
+ *   linux_bench bulk --bytes N --mtu 65536|1500         one-way bulk throughput, Gbit/s, N
+ *                                                       bytes per round
+ *   (lifecycle and bulk: --rounds R back to back, or --serve: rounds on request, common.h)
  *   linux_bench sizes                                   slab object sizes
  *
  * Every measurement runs in a network namespace of its own (unshare(CLONE_NEWNET)): its
@@ -240,7 +243,7 @@ static const uint64_t checkpoints[N_CHECK] = {10000, 100000, 1000000, 10000000};
 
 static void run_lifecycle(int argc, char **argv) {
     uint64_t pop = bench_opt_u64(argc, argv, "--pop", 0);
-    uint64_t count = bench_opt_u64(argc, argv, "--count", 20000);
+    uint64_t count = bench_opt_u64(argc, argv, "--count", 4000);
     bool curve = bench_opt_flag(argc, argv, "--curve");
     char pname[32], metric[96];
     bench_pop_name(pop, pname, sizeof pname);
@@ -295,27 +298,50 @@ static void run_lifecycle(int argc, char **argv) {
         return;
     }
 
-    uint64_t seg0 = out_segs();
-    uint64_t per_round = count / BENCH_ROUNDS;
-    double rate[BENCH_ROUNDS], wall = 0;
-    for (int r = 0; r < BENCH_ROUNDS; r++) {
+    /* the measurement: `count` lifecycles per round. With an empty table (pop 0) every round
+     * after the first starts in a fresh namespace: TIME_WAIT lasts 60 s of real time, and the
+     * previous rounds' sockets would otherwise still be there when run.py asks again. */
+    bench_rounds rr;
+    bench_rounds_init(&rr, argc, argv);
+    uint64_t done = 0, segs = 0, tw_start = tw_count(), tw_end = 0, tw_most = 0;
+    double wall = 0;
+    while (bench_rounds_next(&rr)) {
+        if (pop == 0 && rr.n > 1) {
+            close(l);
+            netns_fresh(0, true);
+            l = listener_open();
+        }
+        uint64_t seg0 = out_segs();
         bench_times t0 = bench_times_now();
-        for (uint64_t k = 0; k < per_round; k++, i++)
+        for (uint64_t k = 0; k < count; k++, i++)
             lifecycle_once(l, i);
         bench_times t1 = bench_times_now();
-        rate[r] = per_round / ((t1.cpu - t0.cpu) / 1e9);
+        segs += out_segs() - seg0;
+        done += count;
         wall += (t1.wall - t0.wall) / 1e9;
+        tw_end = tw_count();
+        if (tw_end > tw_most) tw_most = tw_end;
+        bench_round_row(&rr, metric, SYS, count / ((t1.cpu - t0.cpu) / 1e9),
+                        count / ((t1.wall - t0.wall) / 1e9), "conn/s");
     }
-    uint64_t done = per_round * BENCH_ROUNDS;
-    uint64_t segs = out_segs() - seg0, tw_end = tw_count();
-    char rounds[128];
-    bench_row(metric, SYS, bench_median(rate, BENCH_ROUNDS), "conn/s",
-              "median of %d rounds of %" PRIu64 " lifecycles (%s conn/s of CPU time; wall clock "
-              "over all: %.0f conn/s); sockets in TIME_WAIT %" PRIu64 " at start, %" PRIu64
-              " at end (the kernel's 60 s TIME_WAIT cannot be held at a population: it grows "
-              "during the window); %s",
-              BENCH_ROUNDS, per_round, bench_fmt_rounds(rounds, sizeof rounds, rate, BENCH_ROUNDS),
-              done / wall, tw_filled, tw_end, netns_note);
+    if (!done) bench_die("no rounds were run");
+    if (pop == 0)
+        bench_row(metric, SYS, bench_rounds_median(&rr), "conn/s",
+                  "median of %d rounds of %" PRIu64 " lifecycles (CPU time: %.4g to %.4g conn/s; "
+                  "wall clock over all: %.0f conn/s); each round in a fresh namespace, TIME_WAIT "
+                  "growing from 0 to %" PRIu64 " during it (the kernel's 60 s TIME_WAIT cannot be "
+                  "held at a population); %s",
+                  rr.n, count, bench_rounds_min(&rr), bench_rounds_max(&rr), done / wall, tw_most,
+                  netns_note);
+    else
+        bench_row(metric, SYS, bench_rounds_median(&rr), "conn/s",
+                  "median of %d rounds of %" PRIu64 " lifecycles (CPU time: %.4g to %.4g conn/s; "
+                  "wall clock over all: %.0f conn/s); sockets in TIME_WAIT %" PRIu64
+                  " at the start of the first round, %" PRIu64 " at the end of the last (the "
+                  "kernel's 60 s TIME_WAIT cannot be held at a population: it grows during the "
+                  "rounds, and the oldest expire 60 s after the fill began); %s",
+                  rr.n, count, bench_rounds_min(&rr), bench_rounds_max(&rr), done / wall, tw_start,
+                  tw_end, netns_note);
     if (pop == 0)
         bench_row("segments_per_lifecycle", SYS, (double)segs / done, "segments",
                   "Tcp OutSegs of the namespace (both endpoints)");
@@ -337,8 +363,33 @@ static void run_lifecycle(int argc, char **argv) {
 
 #define BULK_CHUNK (256u << 10)
 
+/* Writes until the socket is full, reads until nothing is left, again and again until at
+ * least `want` bytes have arrived; returns how many did. */
+static uint64_t move_bytes(int c, int s, const uint8_t *buf, uint8_t *rbuf, uint64_t want) {
+    uint64_t rx = 0;
+    while (rx < want) {
+        for (;;) {
+            ssize_t w = write(c, buf, BULK_CHUNK);
+            if (w < 0) {
+                if (errno == EAGAIN) break;
+                bench_die("write: %s", strerror(errno));
+            }
+        }
+        for (;;) {
+            ssize_t r = read(s, rbuf, BULK_CHUNK);
+            if (r < 0) {
+                if (errno == EAGAIN) break;
+                bench_die("read: %s", strerror(errno));
+            }
+            if (r == 0) bench_die("unexpected end of stream");
+            rx += (uint64_t)r;
+        }
+    }
+    return rx;
+}
+
 static void run_bulk(int argc, char **argv) {
-    uint64_t bytes = bench_opt_u64(argc, argv, "--bytes", 1ull << 30);
+    uint64_t bytes = bench_opt_u64(argc, argv, "--bytes", 512ull << 20);
     int mtu = (int)bench_opt_u64(argc, argv, "--mtu", 65536);
     bool small = mtu < 65536;
     netns_fresh(small ? mtu : 0, !small);
@@ -360,55 +411,33 @@ static void run_bulk(int argc, char **argv) {
     if (!buf || !rbuf) bench_die("out of memory");
     for (size_t k = 0; k < BULK_CHUNK; k++)
         buf[k] = (uint8_t)k;
-    /* warm-up, then BENCH_ROUNDS rounds of bytes / BENCH_ROUNDS */
-    uint64_t rx = 0, target = 64u << 20, seg0 = 0, total = 0;
-    int round = -1;
-    double rate[BENCH_ROUNDS], wall = 0;
-    bench_times t0 = bench_times_now();
-    for (;;) {
-        for (;;) { /* write until the socket is full */
-            ssize_t w = write(c, buf, BULK_CHUNK);
-            if (w < 0) {
-                if (errno == EAGAIN) break;
-                bench_die("write: %s", strerror(errno));
-            }
-        }
-        for (;;) { /* read until nothing is left */
-            ssize_t r = read(s, rbuf, BULK_CHUNK);
-            if (r < 0) {
-                if (errno == EAGAIN) break;
-                bench_die("read: %s", strerror(errno));
-            }
-            if (r == 0) bench_die("unexpected end of stream");
-            rx += (uint64_t)r;
-        }
-        if (rx < target) continue;
+    /* a warm-up of 64 MiB, then `bytes` per round */
+    move_bytes(c, s, buf, rbuf, 64u << 20);
+    uint64_t seg0 = out_segs(), total = 0;
+    bench_rounds rr;
+    bench_rounds_init(&rr, argc, argv);
+    double wall = 0;
+    const char *metric = small ? "bulk_gbps_mss1460" : "bulk_gbps_lo_default";
+    while (bench_rounds_next(&rr)) {
+        bench_times t0 = bench_times_now();
+        uint64_t rx = move_bytes(c, s, buf, rbuf, bytes);
         bench_times t1 = bench_times_now();
-        if (round >= 0) {
-            rate[round] = rx * 8.0 / ((t1.cpu - t0.cpu) / 1e9) / 1e9;
-            wall += (t1.wall - t0.wall) / 1e9;
-            total += rx;
-        } else {
-            seg0 = out_segs();
-        }
-        if (++round == BENCH_ROUNDS) break;
-        rx = 0;
-        target = bytes / BENCH_ROUNDS;
-        t0 = bench_times_now();
+        total += rx;
+        wall += (t1.wall - t0.wall) / 1e9;
+        bench_round_row(&rr, metric, SYS, rx * 8.0 / ((t1.cpu - t0.cpu) / 1e9) / 1e9,
+                        rx * 8.0 / ((t1.wall - t0.wall) / 1e9) / 1e9, "Gbit/s");
     }
+    if (!total) bench_die("no rounds were run");
     uint64_t segs = out_segs() - seg0;
     int mss = 0;
     socklen_t ml = sizeof mss;
     getsockopt(c, IPPROTO_TCP, TCP_MAXSEG, &mss, &ml);
-    char rounds[128];
-    bench_row(small ? "bulk_gbps_mss1460" : "bulk_gbps_lo_default", SYS,
-              bench_median(rate, BENCH_ROUNDS), "Gbit/s",
-              "median of %d rounds of %.0f MiB (%s Gbit/s of CPU time; wall clock over all: "
-              "%.2f Gbit/s); loopback MTU %d, MSS %d (%d payload bytes with timestamps)%s; %.0f "
-              "bytes per segment counted by OutSegs (data + ACKs); %s",
-              BENCH_ROUNDS, total / 1048576.0 / BENCH_ROUNDS,
-              bench_fmt_rounds(rounds, sizeof rounds, rate, BENCH_ROUNDS), total * 8.0 / wall / 1e9,
-              in_own_netns ? mtu : 65536, mss + 12, mss,
+    bench_row(metric, SYS, bench_rounds_median(&rr), "Gbit/s",
+              "median of %d rounds of %.0f MiB (CPU time: %.4g to %.4g Gbit/s; wall clock over "
+              "all: %.2f Gbit/s); loopback MTU %d, MSS %d (%d payload bytes with timestamps)%s; "
+              "%.0f bytes per segment counted by OutSegs (data + ACKs); %s",
+              rr.n, bytes / 1048576.0, bench_rounds_min(&rr), bench_rounds_max(&rr),
+              total * 8.0 / wall / 1e9, in_own_netns ? mtu : 65536, mss + 12, mss,
               small && in_own_netns ? ", TSO/GSO off" : ", TSO/GSO on: 64 KiB segments",
               (double)total / (double)segs, netns_note);
     close(c);

@@ -4,8 +4,11 @@
  * netif output callback copies each packet into a queue, the loop delivers it into
  * ip_input()), a fake clock (sys_now() is ours) and the wall clock around the measured loops.
  *
- *   lwip_bench lifecycle --pop P --count M [--curve]   conn/s with P pcbs in TIME_WAIT
- *   lwip_bench bulk --bytes N [--verify]               one-way bulk throughput, Gbit/s
+ *   lwip_bench lifecycle --pop P --count M [--curve]   conn/s with P pcbs in TIME_WAIT, M
+ *                                                      lifecycles per round
+ *   lwip_bench bulk --bytes N [--verify]               one-way bulk throughput, Gbit/s, N
+ *                                                      bytes per round
+ *   (lifecycle and bulk: --rounds R back to back, or --serve: rounds on request, common.h)
  *   lwip_bench cgseg --size 1|1460 --count N           callgrind phases: per-segment cost
  *   lwip_bench cglife --count N                        callgrind phases: per-lifecycle cost
  *   lwip_bench sizes                                   sizeof(struct tcp_pcb)
@@ -383,38 +386,42 @@ static void run_lifecycle(int argc, char **argv) {
     bench_log("population %" PRIu64 ": filled to %" PRIu64 " TIME_WAIT pcbs in %.2f s (CPU %.2f s)",
               pop, tw_filled, (f1.wall - f0.wall) / 1e9, fill_cpu);
 
+    /* the measurement: `count` lifecycles per round */
     uint64_t pk0 = q.pkts[0] + q.pkts[1];
-    uint64_t per_round = count / BENCH_ROUNDS;
-    double rate[BENCH_ROUNDS], wall = 0;
-    for (int r = 0; r < BENCH_ROUNDS; r++) {
+    bench_rounds rr;
+    bench_rounds_init(&rr, argc, argv);
+    snprintf(metric, sizeof metric, "lifecycle_rate_%s", pname);
+    uint64_t done = 0, tw_start = tw_count();
+    double wall = 0;
+    while (bench_rounds_next(&rr)) {
         bench_times t0 = bench_times_now();
-        for (uint64_t k = 0; k < per_round; k++, i++)
+        for (uint64_t k = 0; k < count; k++, i++)
             lifecycle_once();
         bench_times t1 = bench_times_now();
-        rate[r] = per_round / ((t1.cpu - t0.cpu) / 1e9);
+        done += count;
         wall += (t1.wall - t0.wall) / 1e9;
+        bench_round_row(&rr, metric, SYS, count / ((t1.cpu - t0.cpu) / 1e9),
+                        count / ((t1.wall - t0.wall) / 1e9), "conn/s");
     }
-    uint64_t done = per_round * BENCH_ROUNDS;
     uint64_t segs = q.pkts[0] + q.pkts[1] - pk0;
     check_quiescent(i);
+    if (!done) bench_die("no rounds were run");
     uint64_t tw_end = tw_count();
-    char rounds[128];
-    bench_fmt_rounds(rounds, sizeof rounds, rate, BENCH_ROUNDS);
-    snprintf(metric, sizeof metric, "lifecycle_rate_%s", pname);
     if (pop == 0)
-        bench_row(metric, SYS, bench_median(rate, BENCH_ROUNDS), "conn/s",
-                  "median of %d rounds of %" PRIu64 " lifecycles (%s conn/s of CPU time; wall "
-                  "clock over all: %.0f conn/s); the harness removes each TIME_WAIT pcb "
+        bench_row(metric, SYS, bench_rounds_median(&rr), "conn/s",
+                  "median of %d rounds of %" PRIu64 " lifecycles (CPU time: %.4g to %.4g conn/s; "
+                  "wall clock over all: %.0f conn/s); the harness removes each TIME_WAIT pcb "
                   "(tcp_abort) right after its lifecycle: lwIP's TIME_WAIT lasts 2*TCP_MSL = "
                   "120 s, compiled in",
-                  BENCH_ROUNDS, per_round, rounds, done / wall);
+                  rr.n, count, bench_rounds_min(&rr), bench_rounds_max(&rr), done / wall);
     else
-        bench_row(metric, SYS, bench_median(rate, BENCH_ROUNDS), "conn/s",
-                  "median of %d rounds of %" PRIu64 " lifecycles (%s conn/s of CPU time; wall "
-                  "clock over all: %.0f conn/s); TIME_WAIT pcbs %" PRIu64 " at start, %" PRIu64
+        bench_row(metric, SYS, bench_rounds_median(&rr), "conn/s",
+                  "median of %d rounds of %" PRIu64 " lifecycles (CPU time: %.4g to %.4g conn/s; "
+                  "wall clock over all: %.0f conn/s); TIME_WAIT pcbs %" PRIu64 " at start, %" PRIu64
                   " at end (steady: fake clock %" PRIu64 " us per lifecycle, 120.5 s TIME_WAIT); "
                   "the fill took %.1f s of CPU",
-                  BENCH_ROUNDS, per_round, rounds, done / wall, tw_filled, tw_end, dt_us, fill_cpu);
+                  rr.n, count, bench_rounds_min(&rr), bench_rounds_max(&rr), done / wall, tw_start,
+                  tw_end, dt_us, fill_cpu);
     if (pop == 0)
         bench_row("segments_per_lifecycle", SYS, (double)segs / done, "segments",
                   "both directions, counted on the link");
@@ -498,7 +505,7 @@ static void stream_check_progress(uint64_t *last_rx, uint64_t *idle) {
 }
 
 static void run_bulk(int argc, char **argv) {
-    uint64_t bytes = bench_opt_u64(argc, argv, "--bytes", 1ull << 30);
+    uint64_t bytes = bench_opt_u64(argc, argv, "--bytes", 256ull << 20);
     app.verify = bench_opt_flag(argc, argv, "--verify");
     lwip_setup();
     dt_us = 1;
@@ -508,29 +515,34 @@ static void run_bulk(int argc, char **argv) {
         stream_step(CHUNK);
         stream_check_progress(&last_rx, &idle);
     }
+    /* `bytes` per round */
     uint64_t rx0 = app.rx_bytes, seg0 = q.data_pkts[0];
-    double rate[BENCH_ROUNDS], wall = 0;
-    for (int r = 0; r < BENCH_ROUNDS; r++) {
+    bench_rounds rr;
+    bench_rounds_init(&rr, argc, argv);
+    double wall = 0;
+    while (bench_rounds_next(&rr)) {
         uint64_t start = app.rx_bytes;
         bench_times t0 = bench_times_now();
-        while (app.rx_bytes - start < bytes / BENCH_ROUNDS) {
+        while (app.rx_bytes - start < bytes) {
             stream_step(CHUNK);
             stream_check_progress(&last_rx, &idle);
         }
         bench_times t1 = bench_times_now();
-        rate[r] = (app.rx_bytes - start) * 8.0 / ((t1.cpu - t0.cpu) / 1e9) / 1e9;
+        double bits = (app.rx_bytes - start) * 8.0;
         wall += (t1.wall - t0.wall) / 1e9;
+        bench_round_row(&rr, "bulk_gbps_mss1460", SYS, bits / ((t1.cpu - t0.cpu) / 1e9) / 1e9,
+                        bits / ((t1.wall - t0.wall) / 1e9) / 1e9, "Gbit/s");
     }
     uint64_t got = app.rx_bytes - rx0, segs = q.data_pkts[0] - seg0;
     if (app.errors) bench_die("bulk transfer had %" PRIu64 " errors", app.errors);
-    char rounds[128];
-    bench_row("bulk_gbps_mss1460", SYS, bench_median(rate, BENCH_ROUNDS), "Gbit/s",
-              "median of %d rounds of %.0f MiB (%s Gbit/s of CPU time; wall clock over all: "
-              "%.2f Gbit/s); %.0f payload bytes per segment; TCP_WND = TCP_SND_BUF = 65535 "
+    if (!got) bench_die("no rounds were run");
+    bench_row("bulk_gbps_mss1460", SYS, bench_rounds_median(&rr), "Gbit/s",
+              "median of %d rounds of %.0f MiB (CPU time: %.4g to %.4g Gbit/s; wall clock over "
+              "all: %.2f Gbit/s); %.0f payload bytes per segment; TCP_WND = TCP_SND_BUF = 65535 "
               "(Debian's build)%s",
-              BENCH_ROUNDS, got / 1048576.0 / BENCH_ROUNDS,
-              bench_fmt_rounds(rounds, sizeof rounds, rate, BENCH_ROUNDS), got * 8.0 / wall / 1e9,
-              (double)got / (double)segs, app.verify ? "; data verified" : "");
+              rr.n, bytes / 1048576.0, bench_rounds_min(&rr), bench_rounds_max(&rr),
+              got * 8.0 / wall / 1e9, (double)got / (double)segs,
+              app.verify ? "; data verified" : "");
 }
 
 static void run_cgseg(int argc, char **argv) {

@@ -28,6 +28,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 SYSTEMS = ["tcpwave", "lwip", "linux"]
@@ -88,6 +89,10 @@ FULL_POPS = {"tcpwave": POPS, "lwip": [0, 10_000, 100_000], "linux": [0, 10_000,
 FULL_MUST_POPS = dict(FULL_POPS, linux=[0, 10_000, 100_000])
 
 
+# The figures measured in interleaved rounds (the rest are measured once).
+REPEATED = ("lifecycle_rate_", "lifecycle_retained_", "bulk_gbps_")
+
+
 def must_measure(mode):
     pops = QUICK_POPS if mode == "quick" else FULL_MUST_POPS
     need = set()
@@ -122,43 +127,49 @@ def must_measure(mode):
 
 
 # ---- targets (issue 6): goals for the code, recorded against where tcpwave stands ----------
+# Each target: its name, the tcpwave row(s) it reads, the field (the value, or the ratio to a
+# baseline), and the test. With two rows, the worse (larger) of the two counts.
 TARGETS = [
     ("lifecycle >= 1,000,000 conn/s, empty TIME_WAIT table",
-     lambda r: r("lifecycle_rate_tw0", "tcpwave"), lambda v: v >= 1e6),
-    ("lifecycle >= 5x lwIP (same run)",
-     lambda r: ratio(r("lifecycle_rate_tw0", "tcpwave"), r("lifecycle_rate_tw0", "lwip")),
-     lambda v: v >= 5),
+     ["lifecycle_rate_tw0"], "value", lambda v: v >= 1e6),
+    ("lifecycle >= 5x lwIP (same run)", ["lifecycle_rate_tw0"], "vs_lwip", lambda v: v >= 5),
     ("lifecycle >= 50x Linux loopback (same run)",
-     lambda r: ratio(r("lifecycle_rate_tw0", "tcpwave"), r("lifecycle_rate_tw0", "linux")),
-     lambda v: v >= 50),
+     ["lifecycle_rate_tw0"], "vs_linux", lambda v: v >= 50),
     ("with 1M in TIME_WAIT >= 85% of the empty-table rate",
-     lambda r: r("lifecycle_retained_tw1m", "tcpwave"), lambda v: v >= 85),
+     ["lifecycle_retained_tw1m"], "value", lambda v: v >= 85),
     ("<= 800 instructions per small segment per endpoint",
-     lambda r: maxn(r("instr_per_seg_small_sender", "tcpwave"),
-                    r("instr_per_seg_small_receiver", "tcpwave")), lambda v: v <= 800),
+     ["instr_per_seg_small_sender", "instr_per_seg_small_receiver"], "value", lambda v: v <= 800),
     ("<= 1,500 instructions per 1460-byte data segment per endpoint",
-     lambda r: maxn(r("instr_per_seg_1460_sender", "tcpwave"),
-                    r("instr_per_seg_1460_receiver", "tcpwave")), lambda v: v <= 1500),
-    (">= 50 Gbit/s bulk in memory at MSS 1460",
-     lambda r: r("bulk_gbps_mss1460", "tcpwave"), lambda v: v >= 50),
-    ("<= 48 bytes per TIME_WAIT entry",
-     lambda r: r("bytes_per_tw_entry", "tcpwave"), lambda v: v <= 48),
+     ["instr_per_seg_1460_sender", "instr_per_seg_1460_receiver"], "value", lambda v: v <= 1500),
+    (">= 50 Gbit/s bulk in memory at MSS 1460", ["bulk_gbps_mss1460"], "value", lambda v: v >= 50),
+    ("<= 48 bytes per TIME_WAIT entry", ["bytes_per_tw_entry"], "value", lambda v: v <= 48),
     ("<= 512 bytes per established control block",
-     lambda r: r("bytes_per_established_conn", "tcpwave"), lambda v: v <= 512),
+     ["bytes_per_established_conn"], "value", lambda v: v <= 512),
     ("10M TIME_WAIT entries in under 1 GiB (process RSS)",
-     lambda r: r("rss_mib_tw10m", "tcpwave"), lambda v: v < 1024),
+     ["rss_mib_tw10m"], "value", lambda v: v < 1024),
 ]
+
+
+def target_status(have, metrics, field, ok):
+    """(value, met, rounds meeting it, rounds) of a target; the rounds only for a repeated
+    figure."""
+    rows = [have.get((m, "tcpwave")) for m in metrics]
+    vals = [r.get(field) if r else None for r in rows]
+    if any(v is None for v in vals):
+        return None, None, None, None
+    v = max(vals)
+    per_round = None
+    if len(rows) == 1:
+        per_round = rows[0].get("rounds" if field == "value" else field + "_rounds")
+    if not per_round:
+        return v, ok(v), None, None
+    return v, ok(v), sum(1 for x in per_round.values() if ok(x)), len(per_round)
 
 
 def ratio(a, b):
     if a is None or b is None or b == 0:
         return None
     return a / b
-
-
-def maxn(*vals):
-    vals = [v for v in vals if v is not None]
-    return max(vals) if vals else None
 
 
 # ---- running the programs ---------------------------------------------------------------------
@@ -171,6 +182,10 @@ class Runner:
         self.rows = []
         self.aux = {}
         self.hotspots = []
+        # (metric, system) -> [(round id, value from CPU time, value from wall time)]
+        self.samples = {}
+        self.cpu = None      # the CPU the current section is pinned to
+        self.sections = []   # (section, cpu, how it was chosen, load average)
 
     def prog(self, system):
         return os.path.join(self.build, system + "_bench")
@@ -207,10 +222,46 @@ class Runner:
 
     def add(self, rows):
         for r in rows:
-            if r["metric"].startswith("aux_") or r["metric"].startswith("cgphase_"):
+            if "round" in r:
+                self.samples.setdefault((r["metric"], r["system"]), []).append(
+                    (r["round"], r["value"], r.get("wall")))
+            elif r["metric"].startswith("aux_") or r["metric"].startswith("cgphase_"):
                 self.aux[(r["metric"], r["system"])] = r
             else:
                 self.rows.append(r)
+
+    def section(self, name, forced):
+        """Chooses the CPU for the next section: the least busy one, or the forced one."""
+        if forced is not None:
+            self.cpu, how = forced, "forced"
+        else:
+            self.cpu, busy = least_busy_cpu()
+            how = "least busy: " + ", ".join("CPU %d %.0f%%" % (c, 100 * b)
+                                             for c, b in sorted(busy.items()))
+        load = loadavg()
+        self.sections.append((name, self.cpu, how, load))
+        print("== %s (pinned to CPU %s; %s; load average %s)" % (name, self.cpu, how, load),
+              file=sys.stderr, flush=True)
+
+    def serve(self, system, *args):
+        """Starts a harness in --serve mode, pinned to the section's CPU; it sets up (fills its
+        TIME_WAIT population, opens its stream) and waits for rounds."""
+        return Server(self, system, [str(a) for a in args] + ["--serve", "--cpu", str(self.cpu)])
+
+    def rounds(self, tag, groups, n):
+        """n interleaved rounds: round k asks every group in turn, starting one group later
+        each round, and within a group (a system's empty-table and populated harnesses) in
+        the order reversed every other round, so that no system always runs first."""
+        for k in range(n):
+            rid = "%s.%d" % (tag, k + 1)
+            order = groups[k % len(groups):] + groups[:k % len(groups)]
+            got = []
+            for g in order:
+                for srv in (g if k % 2 == 0 else list(reversed(g))):
+                    row = srv.round(rid, self.cpu)
+                    got.append("%s %s %.4g" % (srv.system, row["metric"].split("_")[-1],
+                                               row["value"]))
+            print("  round %s: %s" % (rid, ", ".join(got)), file=sys.stderr, flush=True)
 
     def null(self, metric_name, system, note):
         self.rows.append({"metric": metric_name, "system": system, "value": None,
@@ -238,6 +289,116 @@ class Runner:
                                       "excluded)" % (total, phase, n, per)})
             self.hotspots.append((system, shape, phase, total, n, per, funcs))
         return results
+
+
+class Server:
+    """A harness kept alive in --serve mode (bench/common.h): set up once, then one round per
+    request, so that run.py can interleave the systems round by round."""
+
+    def __init__(self, runner, system, args):
+        self.runner = runner
+        self.system = system
+        cmd = [runner.prog(system)] + args
+        print("  $ %s %s" % (os.path.basename(cmd[0]), " ".join(args)), file=sys.stderr,
+              flush=True)
+        self.err = tempfile.TemporaryFile(mode="w+")
+        self.err_seen = 0
+        self.t0 = time.time()
+        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=self.err, text=True, bufsize=1)
+        self.ready = False
+        for row in self._rows():
+            if row.get("ready"):
+                self.ready = True
+                break
+            runner.add([row])
+        self._show_err()
+        print("    (ready after %.1f s)" % (time.time() - self.t0) if self.ready else
+              "    (finished without rounds after %.1f s)" % (time.time() - self.t0),
+              file=sys.stderr, flush=True)
+        if not self.ready:
+            self._finish()
+
+    def _rows(self):
+        for line in self.p.stdout:
+            line = line.strip()
+            if line:
+                yield json.loads(line)
+
+    def _show_err(self):
+        self.err.flush()
+        self.err.seek(self.err_seen)
+        text = self.err.read()
+        self.err_seen = self.err.tell()
+        for line in text.splitlines():
+            print("    " + line, file=sys.stderr)
+
+    def _finish(self):
+        rc = self.p.wait()
+        self._show_err()
+        if rc != 0:
+            sys.exit("run.py: %s %s failed (exit %d)" % (self.system, " ".join(self.p.args[1:]), rc))
+
+    def round(self, rid, cpu):
+        """Runs one round; returns its row."""
+        self.p.stdin.write("round %s %d\n" % (rid, -1 if cpu is None else cpu))
+        self.p.stdin.flush()
+        for row in self._rows():
+            self.runner.add([row])
+            if row.get("round") == rid:
+                return row
+        self._finish()
+        sys.exit("run.py: %s ended during round %s" % (self.system, rid))
+
+    def end(self):
+        """Finishes: the harness prints its remaining rows (summary, memory, expiry) and exits."""
+        if self.p.poll() is None and self.ready:
+            self.p.stdin.write("end\n")
+            self.p.stdin.close()
+            self.runner.add(list(self._rows()))
+            self._finish()
+
+
+def cpu_idle_times():
+    """{cpu: (idle, total)} jiffies of every CPU, from /proc/stat."""
+    out = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("cpu") and line[3:4].isdigit():
+                parts = line.split()
+                v = [int(x) for x in parts[1:9]]  # user nice system idle iowait irq softirq steal
+                out[int(parts[0][3:])] = (v[3] + v[4], sum(v))
+    return out
+
+
+def least_busy_cpu(sample_s=0.5):
+    """The CPU (of those this process may run on) with the most idle time over sample_s
+    seconds, and each one's busy fraction; ties go to the highest CPU."""
+    allowed = sorted(os.sched_getaffinity(0))
+    a = cpu_idle_times()
+    time.sleep(sample_s)
+    b = cpu_idle_times()
+    busy = {}
+    for c in allowed:
+        if c in a and c in b and b[c][1] > a[c][1]:
+            busy[c] = 1.0 - (b[c][0] - a[c][0]) / (b[c][1] - a[c][1])
+    if not busy:
+        return allowed[-1], {}
+    return min(busy, key=lambda c: (busy[c], -c)), busy
+
+
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "?"
+
+
+def median(v):
+    v = sorted(v)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
 
 
 def parse_callgrind(path):
@@ -298,55 +459,70 @@ def parse_callgrind(path):
     return total, funcs
 
 
-def plan(mode):
+def plan(mode, rounds=None):
     q = mode == "quick"
     return {
+        # the rates: rounds of each, interleaved across the systems
+        "rounds": rounds or (2 if q else 5),
         "tcpwave_pops": QUICK_POPS["tcpwave"] if q else FULL_POPS["tcpwave"],
         "lwip_pops": QUICK_POPS["lwip"] if q else FULL_POPS["lwip"],
         "linux_pops": QUICK_POPS["linux"] if q else FULL_POPS["linux"],
-        "tcpwave_count": (lambda p: 20_000) if q else (lambda p: 1_000_000),
-        "lwip_count": (lambda p: 2000) if q else (lambda p: {0: 200_000, 10_000: 5000}.get(p, 1000)),
-        "linux_count": (lambda p: 2000) if q else (lambda p: 20_000),
-        # one connection carries the warm-up and the measured bytes: under 2 GiB, because the
-        # engine stops sending once 2^31 bytes have gone (seq_gt(snd_nxt, iss) in conn_output)
-        "bulk_bytes": 64 << 20 if q else 1 << 30,
-        "linux_bulk_bytes": 256 << 20 if q else 4 << 30,
+        # lifecycles per round (a round takes ~0.1-0.5 s of CPU in full mode)
+        "tcpwave_count": (lambda p: 30_000) if q else (lambda p: 200_000),
+        "lwip_count": ((lambda p: {0: 10_000}.get(p, 1000)) if q else
+                       (lambda p: {0: 40_000, 10_000: 2000}.get(p, 200))),
+        "linux_count": (lambda p: 1000) if q else (lambda p: 4000),
+        # bytes per bulk round, after a warm-up (16 MiB in memory, 64 MiB on loopback)
+        "bulk_bytes": 32 << 20 if q else 512 << 20,
+        "linux_bulk_bytes": 128 << 20 if q else 512 << 20,
         "cg_segs": 500 if q else 20_000,
         "cg_life": 200 if q else 5000,
     }
 
 
-def measure(runner, mode):
-    P = plan(mode)
+def measure(runner, mode, rounds=None, forced_cpu=None):
+    P = plan(mode, rounds)
+    R = P["rounds"]
     verify = ["--verify"] if mode == "quick" else []
     print("== sizes", file=sys.stderr)
     for s in SYSTEMS:
         runner.add(runner.run(s, "sizes"))
 
-    print("== lifecycle: tcpwave", file=sys.stderr)
-    tp = P["tcpwave_pops"]
-    for p in tp:
-        curve = ["--curve"] if p == max(tp) else []
-        runner.add(runner.run("tcpwave", "lifecycle", "--pop", p, "--count", P["tcpwave_count"](p),
-                              *curve))
-    print("== lifecycle: lwip", file=sys.stderr)
-    lp = P["lwip_pops"]
-    for p in lp:
-        curve = ["--curve"] if p == max(lp) else []
-        runner.add(runner.run("lwip", "lifecycle", "--pop", p, "--count", P["lwip_count"](p),
-                              *curve))
-    print("== lifecycle: linux", file=sys.stderr)
-    xp = P["linux_pops"]
-    for p in xp:
-        curve = ["--curve"] if p == max(xp) else []
-        runner.add(runner.run("linux", "lifecycle", "--pop", p, "--count", P["linux_count"](p),
-                              *curve))
+    # Lifecycle rates. One harness per system holds an empty table for the whole section; for
+    # each population, one harness per system fills it once and holds it. Each round asks every
+    # system for one round with the empty table and one at the population, one right after
+    # the other: the retained fraction is taken within a round, and the systems are compared
+    # round by round.
+    pops = {s: P[s + "_pops"] for s in SYSTEMS}
+    count = {s: P[s + "_count"] for s in SYSTEMS}
+    runner.section("lifecycle, empty table", forced_cpu)
+    empty = {s: runner.serve(s, "lifecycle", "--pop", 0, "--count", count[s](0)) for s in SYSTEMS}
+    runner.rounds(pop_name(0), [[empty[s]] for s in SYSTEMS], R)
+    for p in sorted({p for s in SYSTEMS for p in pops[s] if p}):
+        runner.section("lifecycle, %s in TIME_WAIT" % pop_name(p), forced_cpu)
+        held = {}
+        # Linux fills last: its TIME_WAIT lasts 60 s of real time from the fill on
+        for s in SYSTEMS:
+            if p not in pops[s]:
+                continue
+            curve = ["--curve"] if p == max(pops[s]) else []
+            srv = runner.serve(s, "lifecycle", "--pop", p, "--count", count[s](p), *curve)
+            if srv.ready:
+                held[s] = srv
+        runner.rounds(pop_name(p), [[empty[s], held[s]] for s in SYSTEMS if s in held], R)
+        for srv in held.values():
+            srv.end()
+    for srv in empty.values():
+        srv.end()
 
-    print("== bulk", file=sys.stderr)
-    runner.add(runner.run("tcpwave", "bulk", "--bytes", P["bulk_bytes"], *verify))
-    runner.add(runner.run("lwip", "bulk", "--bytes", P["bulk_bytes"], *verify))
-    runner.add(runner.run("linux", "bulk", "--bytes", P["linux_bulk_bytes"], "--mtu", 1500))
-    runner.add(runner.run("linux", "bulk", "--bytes", P["linux_bulk_bytes"], "--mtu", 65536))
+    runner.section("bulk", forced_cpu)
+    bulk = [runner.serve("tcpwave", "bulk", "--bytes", P["bulk_bytes"], *verify),
+            runner.serve("lwip", "bulk", "--bytes", P["bulk_bytes"], *verify),
+            runner.serve("linux", "bulk", "--bytes", P["linux_bulk_bytes"], "--mtu", 1500),
+            runner.serve("linux", "bulk", "--bytes", P["linux_bulk_bytes"], "--mtu", 65536)]
+    runner.rounds("bulk", [[srv] for srv in bulk], R)
+    for srv in bulk:
+        srv.end()
 
     if runner.callgrind:
         print("== callgrind", file=sys.stderr)
@@ -371,15 +547,37 @@ def complete(runner, mode):
         r = have.get((m, s))
         return r["value"] if r else None
 
+    # the rates: value = median of the rounds, with their spread and the rounds themselves
+    for key, samples in runner.samples.items():
+        row = have.get(key)
+        if row is None or row.get("value") is None:
+            continue
+        apply_rounds(row, {rid: v for rid, v, _ in samples})
+        walls = [w for _, _, w in samples if w is not None]
+        if walls:
+            row["value_wall"] = median(walls)
+
+    # retained: in each round, the rate at N over the same system's empty-table rate of that
+    # round (measured right before or after it); the median over the rounds
     for p in POPS[1:]:
         for s in SYSTEMS:
-            a, b = val("lifecycle_rate_" + pop_name(p), s), val("lifecycle_rate_tw0", s)
-            if a is not None and b:
-                row = {"metric": "lifecycle_retained_" + pop_name(p), "system": s,
-                       "value": 100.0 * a / b, "unit": "%",
-                       "note": "lifecycle rate at %s / rate with an empty table" % pop_name(p)}
-                runner.rows.append(row)
-                have[(row["metric"], s)] = row
+            at = have.get(("lifecycle_rate_" + pop_name(p), s))
+            empty = have.get(("lifecycle_rate_tw0", s))
+            if not at or not empty or at.get("value") is None or not empty.get("value"):
+                continue
+            per_round = {rid: 100.0 * v / empty["rounds"][rid]
+                         for rid, v in at.get("rounds", {}).items()
+                         if empty.get("rounds", {}).get(rid)}
+            row = {"metric": "lifecycle_retained_" + pop_name(p), "system": s,
+                   "value": 100.0 * at["value"] / empty["value"], "unit": "%"}
+            if per_round:
+                apply_rounds(row, per_round)
+                row["note"] = ("median over %d rounds of (lifecycle rate at %s / the empty-table "
+                               "rate of the same round)" % (len(per_round), pop_name(p)))
+            else:
+                row["note"] = "lifecycle rate at %s / rate with an empty table" % pop_name(p)
+            runner.rows.append(row)
+            have[(row["metric"], s)] = row
 
     P = plan(mode)
     lwip_top = max(P["lwip_pops"])
@@ -452,17 +650,36 @@ def complete(runner, mode):
                 runner.null(m["metric"], s, why(m["metric"], s))
                 have[(m["metric"], s)] = runner.rows[-1]
 
-    # tcpwave's ratios to each baseline, on its own rows
+    # tcpwave's ratios to each baseline, on its own rows: for the rates, the median over the
+    # rounds both took part in of the ratio within each round; otherwise value / value
     for r in runner.rows:
         if r["system"] != "tcpwave" or r["metric"] not in METRIC_BY_NAME:
             continue
+        own = have.get((RATIO_SOURCE.get(r["metric"], r["metric"]), "tcpwave"))
         for b in ["lwip", "linux"]:
-            own = r["value"]
-            src = RATIO_SOURCE.get(r["metric"])
-            if src:
-                own = val(src, "tcpwave")
-            r["vs_" + b] = ratio(own, val(r["metric"], b))
+            base = have.get((r["metric"], b))
+            r["vs_" + b] = ratio(own and own["value"], base and base["value"])
+            if r["vs_" + b] is None or "rounds" not in own or "rounds" not in base:
+                continue
+            pairs = {rid: own["rounds"][rid] / v for rid, v in base["rounds"].items()
+                     if rid in own["rounds"] and v}
+            if pairs:
+                r["vs_" + b] = median(pairs.values())
+                r["vs_%s_samples" % b] = len(pairs)
+                r["vs_%s_min" % b] = min(pairs.values())
+                r["vs_%s_max" % b] = max(pairs.values())
+                r["vs_%s_rounds" % b] = pairs
     return have
+
+
+def apply_rounds(row, per_round):
+    """Sets a row's value to the median of its rounds ({round id: value}), with the spread."""
+    vals = list(per_round.values())
+    row["value"] = median(vals)
+    row["samples"] = len(vals)
+    row["min"] = min(vals)
+    row["max"] = max(vals)
+    row["rounds"] = per_round
 
 
 # ---- output ------------------------------------------------------------------------------------
@@ -474,13 +691,23 @@ def fmt(v, unit=""):
     a = abs(v)
     if unit in ("%",):
         return "%.1f%%" % v
-    if a >= 100_000:
-        return "{:,.0f}".format(v)
     if a >= 100:
         return "{:,.0f}".format(v)
     if a >= 10:
         return "%.1f" % v
     return "%.2f" % v
+
+
+def short(v):
+    """Three significant digits, with k or M: the ends of a spread."""
+    a = abs(v)
+    for div, suffix in ((1e6, "M"), (1e3, "k"), (1, "")):
+        if a >= div * 0.9995 or div == 1:
+            x = v / div
+            ax = abs(x)
+            return ("%.0f" % x if ax >= 99.95 else "%.1f" % x if ax >= 9.995 else
+                    "%.2f" % x) + suffix
+    return str(v)
 
 
 def fmt_ratio(v):
@@ -491,6 +718,23 @@ def fmt_ratio(v):
     if v >= 10:
         return "%.1f×" % v
     return "%.2f×" % v
+
+
+def cell(row, unit):
+    """A system's value, and for a repeated figure the range of its rounds."""
+    if row is None:
+        return "—"
+    text = fmt(row.get("value"), unit)
+    if row.get("value") is not None and row.get("samples", 1) > 1:
+        text += " (%s–%s)" % (short(row["min"]), short(row["max"]))
+    return text
+
+
+def ratio_cell(row, b):
+    text = fmt_ratio(row.get("vs_" + b))
+    if row.get("vs_%s_samples" % b, 1) > 1:
+        text += " (%s–%s)" % (short(row["vs_%s_min" % b]), short(row["vs_%s_max" % b]))
+    return text
 
 
 def machine_info():
@@ -544,15 +788,28 @@ def render(runner, have, info, mode, elapsed, md=False):
             % (mode, info["date"], src, info["nproc"], info["cpu"], info["memory"],
                info["kernel"], info["lwip"], info["compiler"], info["loadavg_start"],
                info.get("loadavg_end", "?"), elapsed))
+    pinned = info.get("pinned", [])
+    method = ("Rates: the median of %d rounds interleaved across the systems (tcpwave, lwIP, "
+              "Linux, then again, starting one system later each round), from CPU time; "
+              "(min–max) of the rounds beside it. Ratios: the median of the per-round ratios "
+              "(min–max of those). Retained: the median over the rounds of (rate at N / the "
+              "empty-table rate of the same round). Callgrind counts, sizes, memory and the "
+              "TIME_WAIT insertion/expiry figures are measured once. Pinned to the least busy "
+              "CPU before each section (%s): %s."
+              % (info.get("rounds", 0), info.get("cpu_choice", ""),
+                 "; ".join("%s CPU %s (load %s)" % (name, cpu, load)
+                           for name, cpu, _, load in pinned)))
     if md:
         out.append("_%s_\n" % head)
+        out.append("_%s_\n" % method)
         out.append("| metric | unit | better | tcpwave | lwIP | Linux | tcpwave ÷ lwIP | tcpwave ÷ Linux |")
         out.append("|---|---|---|--:|--:|--:|--:|--:|")
     else:
         out.append(head)
+        out.append(method)
         out.append("")
-        out.append("%-32s %-12s %6s %14s %14s %14s %10s %10s" %
-                   ("metric", "unit", "better", "tcpwave", "lwip", "linux", "vs lwip", "vs linux"))
+        out.append("%-30s %-12s %2s %24s %24s %24s %19s %19s" %
+                   ("metric", "unit", "", "tcpwave", "lwip", "linux", "vs lwip", "vs linux"))
     section = None
     for m in METRICS:
         if m["section"] != section:
@@ -562,35 +819,33 @@ def render(runner, have, info, mode, elapsed, md=False):
             else:
                 out.append("-- " + section)
         t = have[(m["metric"], "tcpwave")]
-        cells = [fmt(have[(m["metric"], s)]["value"], m["unit"]) for s in SYSTEMS]
+        cells = [cell(have.get((m["metric"], s)), m["unit"]) for s in SYSTEMS]
         arrow = "↑" if m["better"] == "up" else "↓"
-        rl, rx = fmt_ratio(t.get("vs_lwip")), fmt_ratio(t.get("vs_linux"))
+        rl, rx = ratio_cell(t, "lwip"), ratio_cell(t, "linux")
         if md:
             out.append("| `%s` | %s | %s | %s | %s | %s | %s | %s |" %
                        (m["metric"], m["unit"], arrow, *cells, rl, rx))
         else:
-            out.append("%-32s %-12s %6s %14s %14s %14s %10s %10s" %
+            out.append("%-30s %-12s %2s %24s %24s %24s %19s %19s" %
                        (m["metric"], m["unit"], arrow, *cells, rl, rx))
 
-    def r(mn, s):
-        row = have.get((mn, s))
-        return row["value"] if row else None
-
     out.append("")
-    out.append("Targets (goals for the engine, not test thresholds):" if not md else
-               "\n**Targets** (goals for the engine, not test thresholds)\n")
+    out.append("Targets (goals for the engine, not test thresholds; for a repeated figure, the "
+               "rounds that met it):" if not md else
+               "\n**Targets** (goals for the engine, not test thresholds; for a repeated figure, "
+               "the rounds that met it)\n")
     if md:
-        out.append("| target | tcpwave now | met |")
-        out.append("|---|--:|:-:|")
-    for name, get, ok in TARGETS:
-        v = get(r)
-        status = "—" if v is None else ("yes" if ok(v) else "no")
-        shown = fmt_ratio(v) if "x lwIP" in name or "x Linux" in name else \
-            fmt(v, "%" if "%" in name else "")
+        out.append("| target | tcpwave now | met | rounds |")
+        out.append("|---|--:|:-:|--:|")
+    for name, metrics, field, ok in TARGETS:
+        v, met, n_ok, n = target_status(have, metrics, field, ok)
+        status = "—" if v is None else ("yes" if met else "no")
+        shown = fmt_ratio(v) if field.startswith("vs_") else fmt(v, "%" if "%" in name else "")
+        rounds = "%d of %d" % (n_ok, n) if n else ""
         if md:
-            out.append("| %s | %s | %s |" % (name, shown, status))
+            out.append("| %s | %s | %s | %s |" % (name, shown, status, rounds))
         else:
-            out.append("  %-66s %14s  %s" % (name, shown, status))
+            out.append("  %-66s %14s  %-3s  %s" % (name, shown, status, rounds))
     if runner.hotspots:
         out.append("")
         out.append("Hotspots (callgrind, self instructions per unit, harness excluded):" if not md
@@ -643,6 +898,25 @@ def check(path, mode):
             errors.append("row %d: value %r" % (i, v))
         if v is None and not r.get("note"):
             errors.append("row %d (%s, %s): null without a note" % (i, r.get("metric"), r.get("system")))
+        if "samples" in r:
+            # a repeated figure: the median of its rounds, within their range
+            n, lo, hi = r.get("samples"), r.get("min"), r.get("max")
+            if not isinstance(n, int) or n < 1 or not all(isinstance(x, (int, float))
+                                                          for x in (lo, hi)):
+                errors.append("row %d (%s, %s): bad samples/min/max %r/%r/%r"
+                              % (i, r.get("metric"), r.get("system"), n, lo, hi))
+            elif v is None or not lo - 1e-9 * abs(lo) <= v <= hi + 1e-9 * abs(hi):
+                errors.append("row %d (%s, %s): value %r outside its rounds' range %r-%r"
+                              % (i, r.get("metric"), r.get("system"), v, lo, hi))
+            elif isinstance(r.get("rounds"), dict) and len(r["rounds"]) != n:
+                errors.append("row %d (%s, %s): %d samples but %d rounds listed"
+                              % (i, r.get("metric"), r.get("system"), n, len(r["rounds"])))
+        for b in ("lwip", "linux"):
+            if "vs_%s_samples" % b in r:
+                x, lo, hi = r.get("vs_" + b), r.get("vs_%s_min" % b), r.get("vs_%s_max" % b)
+                if x is None or lo is None or hi is None or not lo - 1e-9 <= x <= hi + 1e-9:
+                    errors.append("row %d (%s): ratio to %s %r outside its rounds' range %r-%r"
+                                  % (i, r.get("metric"), b, x, lo, hi))
         key = (r.get("metric"), r.get("system"))
         if key in seen:
             errors.append("duplicate row %s" % (key,))
@@ -660,6 +934,8 @@ def check(path, mode):
         if r is not None and (r.get("value") is None or r["value"] <= 0):
             errors.append("%s / %s must be measured in %s mode: %r (%s)" %
                           (mn, s, mode, r.get("value"), r.get("note", "")))
+        elif r is not None and mn.startswith(REPEATED) and "samples" not in r:
+            errors.append("%s / %s: a rate must come from rounds (no samples)" % (mn, s))
     for e in errors:
         print("check: " + e, file=sys.stderr)
     n = len(METRICS) * len(SYSTEMS)
@@ -680,9 +956,24 @@ def main():
     ap.add_argument("--check", metavar="FILE")
     ap.add_argument("--engine", metavar="COMMIT",
                     help="the engine was built from this commit (bench/Makefile ENGINE=)")
+    ap.add_argument("--rounds", type=int, metavar="N",
+                    help="rounds of every rate (default: 5 in full mode, 2 in quick mode)")
+    ap.add_argument("--cpu", type=int, metavar="N", default=None,
+                    help="pin to this CPU (default: the least busy one, chosen before each "
+                         "section; also BENCH_CPU=N)")
     a = ap.parse_args()
     if a.check:
         return check(a.check, a.mode)
+    if a.rounds is not None and a.rounds < 1:
+        sys.exit("run.py: --rounds must be at least 1")
+    if a.cpu is None and os.environ.get("BENCH_CPU", "") != "":
+        try:
+            a.cpu = int(os.environ["BENCH_CPU"])
+        except ValueError:
+            sys.exit("run.py: BENCH_CPU=%r is not a CPU number" % os.environ["BENCH_CPU"])
+    if a.cpu is not None and a.cpu not in os.sched_getaffinity(0):
+        sys.exit("run.py: CPU %d is not one this process may run on (%s)"
+                 % (a.cpu, ",".join(map(str, sorted(os.sched_getaffinity(0))))))
 
     callgrind = not a.no_callgrind
     if callgrind and not shutil.which("valgrind"):
@@ -699,9 +990,15 @@ def main():
         info["core_changes"] = "0"
     t0 = time.time()
     runner = Runner(a.build, a.mode, cgdir, callgrind)
-    measure(runner, a.mode)
+    measure(runner, a.mode, a.rounds, a.cpu)
     have = complete(runner, a.mode)
     info["loadavg_end"] = machine_info()["loadavg_start"]
+    info["rounds"] = plan(a.mode, a.rounds)["rounds"]
+    allowed = ",".join(map(str, sorted(os.sched_getaffinity(0))))
+    info["cpu_choice"] = ("forced: --cpu/BENCH_CPU" if a.cpu is not None else
+                          "of CPUs %s, the one with the most idle time in /proc/stat over 0.5 s"
+                          % allowed)
+    info["pinned"] = runner.sections
     elapsed = time.time() - t0
 
     order = {m["metric"]: i for i, m in enumerate(METRICS)}

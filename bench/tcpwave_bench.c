@@ -4,10 +4,13 @@
  * engine's time and the wall clock (clock_gettime) around the measured loops.
  *
  *   tcpwave_bench lifecycle --pop P --count M [--curve] [--worst]
- *                                                         conn/s with P entries in TIME_WAIT;
- *                                                         --worst: the longest lifecycle (CPU
- *                                                         time) while the population grows
- *   tcpwave_bench bulk --bytes N [--verify]               one-way bulk throughput, Gbit/s
+ *                                                         conn/s with P entries in TIME_WAIT,
+ *                                                         M lifecycles per round; --worst: the
+ *                                                         longest lifecycle (CPU time) while
+ *                                                         the population grows
+ *   tcpwave_bench bulk --bytes N [--verify]               one-way bulk throughput, Gbit/s, N
+ *                                                         bytes per round
+ *   (lifecycle and bulk: --rounds R back to back, or --serve: rounds on request, common.h)
  *   tcpwave_bench cgseg --size 1|1460 --count N           callgrind phases: per-segment cost
  *   tcpwave_bench cglife --count N [--pop P]               callgrind phases: per-lifecycle cost
  *   tcpwave_bench sizes                                   control block and TIME_WAIT sizes
@@ -384,30 +387,34 @@ static void run_lifecycle(int argc, char **argv) {
               pop, tw_filled, (f1.wall - f0.wall) / 1e9, (f1.cpu - f0.cpu) / 1e9,
               rss_fill / 1048576.0);
 
-    /* the measurement: steady state, one insertion and one expiry per lifecycle */
+    /* the measurement: steady state, one insertion and one expiry per lifecycle; `count`
+     * lifecycles per round */
     uint64_t pk0 = b->q.pkts[0] + b->q.pkts[1];
-    uint64_t per_round = count / BENCH_ROUNDS;
-    double rate[BENCH_ROUNDS], wall = 0;
-    for (int r = 0; r < BENCH_ROUNDS; r++) {
+    bench_rounds rr;
+    bench_rounds_init(&rr, argc, argv);
+    snprintf(metric, sizeof metric, "lifecycle_rate_%s", pname);
+    uint64_t done = 0, tw_start = tw_count(b);
+    double wall = 0;
+    while (bench_rounds_next(&rr)) {
         bench_times t0 = bench_times_now();
-        for (uint64_t k = 0; k < per_round; k++, i++)
+        for (uint64_t k = 0; k < count; k++, i++)
             lifecycle_once(b, i);
         bench_times t1 = bench_times_now();
-        rate[r] = per_round / ((t1.cpu - t0.cpu) / 1e9);
+        done += count;
         wall += (t1.wall - t0.wall) / 1e9;
+        bench_round_row(&rr, metric, SYS, count / ((t1.cpu - t0.cpu) / 1e9),
+                        count / ((t1.wall - t0.wall) / 1e9), "conn/s");
     }
-    uint64_t done = per_round * BENCH_ROUNDS;
     uint64_t segs = b->q.pkts[0] + b->q.pkts[1] - pk0;
     uint64_t tw_end = tw_count(b);
     check_quiescent(b, i);
-    char rounds[128];
-    snprintf(metric, sizeof metric, "lifecycle_rate_%s", pname);
-    bench_row(metric, SYS, bench_median(rate, BENCH_ROUNDS), "conn/s",
-              "median of %d rounds of %" PRIu64 " lifecycles (%s conn/s of CPU time; wall "
-              "clock over all: %.0f conn/s); TIME_WAIT records %" PRIu64 " at start, %" PRIu64
+    if (!done) bench_die("no rounds were run");
+    bench_row(metric, SYS, bench_rounds_median(&rr), "conn/s",
+              "median of %d rounds of %" PRIu64 " lifecycles (CPU time: %.4g to %.4g conn/s; "
+              "wall clock over all: %.0f conn/s); TIME_WAIT records %" PRIu64 " at start, %" PRIu64
               " at end (steady: 2MSL = %" PRIu64 " us of fake time, 1 us per lifecycle)",
-              BENCH_ROUNDS, per_round, bench_fmt_rounds(rounds, sizeof rounds, rate, BENCH_ROUNDS),
-              done / wall, tw_filled, tw_end, pop);
+              rr.n, count, bench_rounds_min(&rr), bench_rounds_max(&rr), done / wall, tw_start,
+              tw_end, pop);
     if (pop == 0)
         bench_row("segments_per_lifecycle", SYS, (double)segs / done, "segments",
                   "both directions, counted on the link");
@@ -519,7 +526,7 @@ static void stream_check_progress(bench *b, uint64_t *last_rx, uint64_t *idle) {
 }
 
 static void run_bulk(int argc, char **argv) {
-    uint64_t bytes = bench_opt_u64(argc, argv, "--bytes", 1ull << 30);
+    uint64_t bytes = bench_opt_u64(argc, argv, "--bytes", 256ull << 20);
     bench *b = calloc(1, sizeof *b);
     if (!b) bench_die("out of memory");
     bench_init(b, 30000, true);
@@ -530,29 +537,34 @@ static void run_bulk(int argc, char **argv) {
         stream_step(b, CHUNK);
         stream_check_progress(b, &last_rx, &idle);
     }
+    /* `bytes` per round */
     uint64_t rx0 = b->rx_bytes, seg0 = b->q.data_pkts[0];
-    double rate[BENCH_ROUNDS], wall = 0;
-    for (int r = 0; r < BENCH_ROUNDS; r++) {
+    bench_rounds rr;
+    bench_rounds_init(&rr, argc, argv);
+    double wall = 0;
+    while (bench_rounds_next(&rr)) {
         uint64_t start = b->rx_bytes;
         bench_times t0 = bench_times_now();
-        while (b->rx_bytes - start < bytes / BENCH_ROUNDS) {
+        while (b->rx_bytes - start < bytes) {
             stream_step(b, CHUNK);
             stream_check_progress(b, &last_rx, &idle);
         }
         bench_times t1 = bench_times_now();
-        rate[r] = (b->rx_bytes - start) * 8.0 / ((t1.cpu - t0.cpu) / 1e9) / 1e9;
+        double bits = (b->rx_bytes - start) * 8.0;
         wall += (t1.wall - t0.wall) / 1e9;
+        bench_round_row(&rr, "bulk_gbps_mss1460", SYS, bits / ((t1.cpu - t0.cpu) / 1e9) / 1e9,
+                        bits / ((t1.wall - t0.wall) / 1e9) / 1e9, "Gbit/s");
     }
     uint64_t got = b->rx_bytes - rx0, segs = b->q.data_pkts[0] - seg0;
     if (b->errors) bench_die("bulk transfer had %" PRIu64 " errors", b->errors);
-    char rounds[128];
-    bench_row("bulk_gbps_mss1460", SYS, bench_median(rate, BENCH_ROUNDS), "Gbit/s",
-              "median of %d rounds of %.0f MiB (%s Gbit/s of CPU time; wall clock over all: "
-              "%.2f Gbit/s); %.0f payload bytes per segment (MSS 1460 less 12 bytes of "
+    if (!got) bench_die("no rounds were run");
+    bench_row("bulk_gbps_mss1460", SYS, bench_rounds_median(&rr), "Gbit/s",
+              "median of %d rounds of %.0f MiB (CPU time: %.4g to %.4g Gbit/s; wall clock over "
+              "all: %.2f Gbit/s); %.0f payload bytes per segment (MSS 1460 less 12 bytes of "
               "timestamps); 64 KiB send/receive buffers%s",
-              BENCH_ROUNDS, got / 1048576.0 / BENCH_ROUNDS,
-              bench_fmt_rounds(rounds, sizeof rounds, rate, BENCH_ROUNDS), got * 8.0 / wall / 1e9,
-              (double)got / (double)segs, b->verify ? "; data verified" : "");
+              rr.n, bytes / 1048576.0, bench_rounds_min(&rr), bench_rounds_max(&rr),
+              got * 8.0 / wall / 1e9, (double)got / (double)segs,
+              b->verify ? "; data verified" : "");
     bench_fini(b);
     free(b);
 }
