@@ -463,18 +463,20 @@ def plan(mode, rounds=None):
     q = mode == "quick"
     return {
         # the rates: rounds of each, interleaved across the systems
-        "rounds": rounds or (2 if q else 5),
+        "rounds": rounds or (2 if q else 10),
         "tcpwave_pops": QUICK_POPS["tcpwave"] if q else FULL_POPS["tcpwave"],
         "lwip_pops": QUICK_POPS["lwip"] if q else FULL_POPS["lwip"],
         "linux_pops": QUICK_POPS["linux"] if q else FULL_POPS["linux"],
-        # lifecycles per round (a round takes ~0.1-0.5 s of CPU in full mode)
-        "tcpwave_count": (lambda p: 30_000) if q else (lambda p: 200_000),
+        # lifecycles per round: ~0.1-0.3 s of CPU each in full mode. Many short rounds rather
+        # than a few long ones: the two figures of a pair (tcpwave and lwIP, or a population
+        # and the empty table) are then measured closer together in time.
+        "tcpwave_count": (lambda p: 30_000) if q else (lambda p: 100_000),
         "lwip_count": ((lambda p: {0: 10_000}.get(p, 1000)) if q else
-                       (lambda p: {0: 40_000, 10_000: 2000}.get(p, 200))),
-        "linux_count": (lambda p: 1000) if q else (lambda p: 4000),
+                       (lambda p: {0: 20_000, 10_000: 1000}.get(p, 100))),
+        "linux_count": (lambda p: 1000) if q else (lambda p: 2000),
         # bytes per bulk round, after a warm-up (16 MiB in memory, 64 MiB on loopback)
-        "bulk_bytes": 32 << 20 if q else 512 << 20,
-        "linux_bulk_bytes": 128 << 20 if q else 512 << 20,
+        "bulk_bytes": 32 << 20 if q else 256 << 20,
+        "linux_bulk_bytes": 128 << 20 if q else 256 << 20,
         "cg_segs": 500 if q else 20_000,
         "cg_life": 200 if q else 5000,
     }
