@@ -185,7 +185,7 @@ class Runner:
         # (metric, system) -> [(round id, value from CPU time, value from wall time)]
         self.samples = {}
         self.cpu = None      # the CPU the current section is pinned to
-        self.sections = []   # (section, cpu, how it was chosen, load average)
+        self.sections = []   # {section, cpu, busy (each CPU's busy share), loadavg}
 
     def prog(self, system):
         return os.path.join(self.build, system + "_bench")
@@ -232,14 +232,17 @@ class Runner:
 
     def section(self, name, forced):
         """Chooses the CPU for the next section: the least busy one, or the forced one."""
+        busy = {}
         if forced is not None:
             self.cpu, how = forced, "forced"
         else:
             self.cpu, busy = least_busy_cpu()
-            how = "least busy: " + ", ".join("CPU %d %.0f%%" % (c, 100 * b)
-                                             for c, b in sorted(busy.items()))
+            how = "busy over 0.5 s: " + ", ".join("CPU %d %.0f%%" % (c, 100 * b)
+                                                  for c, b in sorted(busy.items()))
         load = loadavg()
-        self.sections.append((name, self.cpu, how, load))
+        self.sections.append({"section": name, "cpu": self.cpu,
+                              "busy": {str(c): round(b, 3) for c, b in busy.items()},
+                              "loadavg": load})
         print("== %s (pinned to CPU %s; %s; load average %s)" % (name, self.cpu, how, load),
               file=sys.stderr, flush=True)
 
@@ -799,8 +802,8 @@ def render(runner, have, info, mode, elapsed, md=False):
               "TIME_WAIT insertion/expiry figures are measured once. Pinned to the least busy "
               "CPU before each section (%s): %s."
               % (info.get("rounds", 0), info.get("cpu_choice", ""),
-                 "; ".join("%s CPU %s (load %s)" % (name, cpu, load)
-                           for name, cpu, _, load in pinned)))
+                 "; ".join("%s CPU %s (load %s)" % (x["section"], x["cpu"], x["loadavg"])
+                           for x in pinned)))
     if md:
         out.append("_%s_\n" % head)
         out.append("_%s_\n" % method)
