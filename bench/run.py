@@ -5,13 +5,24 @@ run, and prints the table (each metric, each system, tcpwave's ratio to each bas
   python3 bench/run.py --mode full|quick --build DIR [--out bench/results/latest.json]
   python3 bench/run.py --check FILE --mode quick     checks a results file (the CI test)
 
+  options: --rounds N (rounds of every rate; 10 full, 2 quick), --cpu N (or BENCH_CPU=N: pin
+  to CPU N instead of the least busy CPU, chosen before each section)
+
 The three programs (tcpwave_bench, lwip_bench, linux_bench, built by bench/Makefile) print
-JSON rows on stdout; this script runs them for every metric, runs the per-segment and
-per-lifecycle phases under callgrind and counts their instructions, adds the rows no system
-can produce (value null, with a note saying why), and writes:
+JSON rows on stdout. The rates are measured in rounds interleaved across the systems: each
+harness is started once with --serve (it fills its TIME_WAIT population or opens its stream,
+then runs one round per request on its stdin), and this script asks them in turn, round after
+round. A rate's value is the median of its rounds, tcpwave's ratio to a baseline the median of
+the per-round ratios, the retained fraction the median of (rate at N / empty-table rate) within
+each round (bench/README.md, "Rounds, medians and ratios"). The per-segment and per-lifecycle
+phases run once under callgrind, which counts their instructions. The script adds the rows no
+system can produce (value null, with a note saying why), and writes:
 
   OUT                      the rows: [{"metric","system","value","unit"[,"note"][,"vs_lwip",
-                           "vs_linux"]}], tcpwave's rows carrying its ratios to each baseline
+                           "vs_linux"]}], tcpwave's rows carrying its ratios to each baseline;
+                           a repeated figure with "samples","min","max","rounds","value_wall"
+                           (and "vs_lwip_samples","vs_lwip_min","vs_lwip_max","vs_lwip_rounds",
+                           the same for linux)
   OUT minus .json + .txt   the printed table, the machine, the targets and the hotspots
   OUT minus .json + .md    the same as Markdown (the README's performance table)
 

@@ -2,8 +2,9 @@
 # bench_quick.sh — keeps the benchmark from rotting: builds bench/ (tcpwave, lwIP and Linux
 # harnesses) into the test's build directory, runs its short mode (small counts, seconds) and
 # checks the results file: a JSON list of {"metric","system","value","unit"} rows with every
-# metric x system row present and a measured number wherever the quick mode must produce
-# one. Speed itself is never asserted (DESIGN §4: tests never assert wall-clock speed).
+# metric x system row present, a measured number wherever the quick mode must produce one, and
+# every rate the median of its interleaved rounds (within their min-max). Speed itself is never
+# asserted (DESIGN §4: tests never assert wall-clock speed).
 #
 # From an ASan build directory the harnesses are built with the sanitizers too, and the
 # callgrind phases are skipped (valgrind cannot run ASan binaries).
