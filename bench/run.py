@@ -749,7 +749,8 @@ def cell(row, unit):
 def ratio_cell(row, b):
     text = fmt_ratio(row.get("vs_" + b))
     if row.get("vs_%s_samples" % b, 1) > 1:
-        text += " (%s–%s)" % (short(row["vs_%s_min" % b]), short(row["vs_%s_max" % b]))
+        text += " (%s–%s)" % (fmt_ratio(row["vs_%s_min" % b]).rstrip("×"),
+                              fmt_ratio(row["vs_%s_max" % b]).rstrip("×"))
     return text
 
 
